@@ -1,0 +1,242 @@
+import type { EffectiveConfig } from '../config/defaults.js';
+import type { Fleet } from '../fleet/fleet.js';
+import type { LoadedResource } from '../manifest/load.js';
+import type { Camera } from '../schema/kinds.js';
+import { CAPACITY_COEFFICIENTS as C } from './coefficients.js';
+import {
+  cameraDemand,
+  cpuOn,
+  edgeCapacity,
+  modelWorkersMemory,
+  type CameraDemand,
+  type EdgeCapacity,
+} from './model.js';
+
+export interface Utilization {
+  cpu: number;
+  memory: number;
+  storage: number;
+  gpu: number;
+}
+
+export interface EdgeLoad {
+  edge: string;
+  namespace: string;
+  name: string;
+  site: string;
+  capacity: EdgeCapacity;
+  cameras: string[];
+  pinnedCameras: string[];
+  models: string[];
+  cpuCores: number;
+  memoryBytes: number;
+  storageBytes: number;
+  gpus: number;
+  utilization: Utilization;
+}
+
+export interface SiteLoad {
+  site: string;
+  edgeServers: number;
+  cameras: number;
+  cpuCores: number;
+  cpuCapacity: number;
+  memoryBytes: number;
+  memoryCapacity: number;
+  storageBytes: number;
+  storageCapacity: number;
+  gpus: number;
+  gpuCapacity: number;
+}
+
+export interface Placement {
+  camera: string;
+  edge: string;
+  pinned: boolean;
+}
+
+export interface Unplaced {
+  camera: string;
+  reason: string;
+}
+
+export interface CapacityReport {
+  edges: EdgeLoad[];
+  sites: SiteLoad[];
+  placements: Placement[];
+  unplaced: Unplaced[];
+  demands: Map<string, CameraDemand>;
+}
+
+/**
+ * Computes what every edge server must carry: pinned cameras where pinned, the rest placed
+ * on the edge server of their site with the most CPU headroom that still fits them.
+ */
+export function computeCapacity(
+  fleet: Fleet,
+  configOf: (camera: LoadedResource<Camera>) => EffectiveConfig,
+): CapacityReport {
+  const loads = new Map<string, EdgeLoad & { modelSet: Set<string> }>();
+  for (const e of fleet.edgeServers.values()) {
+    const r = e.resource;
+    loads.set(e.key, {
+      edge: e.key,
+      namespace: r.metadata.namespace!,
+      name: r.metadata.name,
+      site: `${r.metadata.namespace}/${r.spec.site}`,
+      capacity: edgeCapacity(r),
+      cameras: [],
+      pinnedCameras: [],
+      models: [],
+      modelSet: new Set(),
+      cpuCores: 0,
+      memoryBytes: 0,
+      storageBytes: 0,
+      gpus: 0,
+      utilization: { cpu: 0, memory: 0, storage: 0, gpu: 0 },
+    });
+  }
+  const edgesBySite = new Map<string, (EdgeLoad & { modelSet: Set<string> })[]>();
+  for (const l of loads.values()) {
+    const list = edgesBySite.get(l.site) ?? [];
+    list.push(l);
+    edgesBySite.set(l.site, list);
+  }
+
+  const demands = new Map<string, CameraDemand>();
+  const placements: Placement[] = [];
+  const unplaced: Unplaced[] = [];
+  const unpinned: { camera: LoadedResource<Camera>; demand: CameraDemand }[] = [];
+
+  const add = (load: EdgeLoad & { modelSet: Set<string> }, d: CameraDemand, pinned: boolean) => {
+    const newModels = d.models.filter((m) => !load.modelSet.has(m));
+    for (const m of newModels) load.modelSet.add(m);
+    load.cameras.push(d.camera);
+    if (pinned) load.pinnedCameras.push(d.camera);
+    load.cpuCores += cpuOn(d, load.capacity);
+    load.memoryBytes += d.memoryBytes + modelWorkersMemory(fleet, newModels);
+    load.storageBytes += d.storageBytes;
+    load.gpus += load.capacity.gpus > 0 ? d.inferenceGpu : 0;
+    placements.push({ camera: d.camera, edge: load.edge, pinned });
+  };
+
+  for (const camera of fleet.cameras.values()) {
+    const spec = camera.resource.spec;
+    if (spec.enabled === false) continue;
+    const demand = cameraDemand(fleet, camera, configOf(camera));
+    demands.set(camera.key, demand);
+    if (spec.edgeServer) {
+      const load = loads.get(`EdgeServer/${camera.resource.metadata.namespace}/${spec.edgeServer}`);
+      if (load) add(load, demand, true);
+      else
+        unplaced.push({
+          camera: camera.key,
+          reason: `pinned edge server "${spec.edgeServer}" does not exist`,
+        });
+    } else {
+      unpinned.push({ camera, demand });
+    }
+  }
+
+  // Largest first, onto the server with the most CPU left: a worst-fit that keeps sites balanced.
+  unpinned.sort(
+    (a, b) =>
+      b.demand.decodeCores +
+      b.demand.inferenceCpuIfNoGpu -
+      (a.demand.decodeCores + a.demand.inferenceCpuIfNoGpu),
+  );
+  for (const { camera, demand } of unpinned) {
+    const siteKey = `${camera.resource.metadata.namespace}/${camera.resource.spec.site}`;
+    const candidates = edgesBySite.get(siteKey) ?? [];
+    if (candidates.length === 0) {
+      unplaced.push({
+        camera: camera.key,
+        reason: `site "${camera.resource.spec.site}" has no edge server`,
+      });
+      continue;
+    }
+    let best: (typeof candidates)[number] | undefined;
+    let bestFree = -Infinity;
+    for (const l of candidates) {
+      const cpu = cpuOn(demand, l.capacity);
+      const newModels = demand.models.filter((m) => !l.modelSet.has(m));
+      const mem = demand.memoryBytes + modelWorkersMemory(fleet, newModels);
+      const fits =
+        l.cpuCores + cpu <= l.capacity.cpuCores &&
+        l.memoryBytes + mem <= l.capacity.memoryBytes &&
+        l.storageBytes + demand.storageBytes <= l.capacity.storageBytes &&
+        (l.capacity.gpus === 0 || l.gpus + demand.inferenceGpu <= l.capacity.gpus);
+      const free = l.capacity.cpuCores - l.cpuCores;
+      if (fits && free > bestFree) {
+        best = l;
+        bestFree = free;
+      }
+    }
+    if (best) add(best, demand, false);
+    else {
+      const most = Math.max(...candidates.map((l) => l.capacity.cpuCores - l.cpuCores));
+      unplaced.push({
+        camera: camera.key,
+        reason: `no edge server at site "${camera.resource.spec.site}" has room: needs ${round(cpuOn(demand, { ...candidates[0]!.capacity, gpus: 0 }))} cores, most free is ${round(Math.max(0, most))}`,
+      });
+    }
+  }
+
+  const edges = [...loads.values()].map(({ modelSet, ...l }) => {
+    l.models = [...modelSet].sort();
+    l.utilization = {
+      cpu: ratio(l.cpuCores, l.capacity.cpuCores),
+      memory: ratio(l.memoryBytes, l.capacity.memoryBytes),
+      storage: ratio(l.storageBytes, l.capacity.storageBytes),
+      gpu: ratio(l.gpus, l.capacity.gpus),
+    };
+    return l;
+  });
+
+  const sites = new Map<string, SiteLoad>();
+  for (const s of fleet.sites.values()) {
+    const key = `${s.resource.metadata.namespace}/${s.resource.metadata.name}`;
+    sites.set(key, {
+      site: key,
+      edgeServers: 0,
+      cameras: 0,
+      cpuCores: 0,
+      cpuCapacity: 0,
+      memoryBytes: 0,
+      memoryCapacity: 0,
+      storageBytes: 0,
+      storageCapacity: 0,
+      gpus: 0,
+      gpuCapacity: 0,
+    });
+  }
+  for (const l of edges) {
+    const s = sites.get(l.site);
+    if (!s) continue;
+    s.edgeServers++;
+    s.cameras += l.cameras.length;
+    s.cpuCores += l.cpuCores;
+    s.cpuCapacity += l.capacity.cpuCores;
+    s.memoryBytes += l.memoryBytes;
+    s.memoryCapacity += l.capacity.memoryBytes;
+    s.storageBytes += l.storageBytes;
+    s.storageCapacity += l.capacity.storageBytes;
+    s.gpus += l.gpus;
+    s.gpuCapacity += l.capacity.gpus;
+  }
+  return { edges, sites: [...sites.values()], placements, unplaced, demands };
+}
+
+function ratio(used: number, capacity: number): number {
+  if (used === 0) return 0;
+  return capacity > 0 ? used / capacity : Infinity;
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+/** Utilization level used by validation: ok, warn (over the headroom target) or over. */
+export function utilizationLevel(u: number): 'ok' | 'warn' | 'over' {
+  return u > 1 ? 'over' : u > C.warnUtilization ? 'warn' : 'ok';
+}

@@ -1,0 +1,198 @@
+import type { Fleet } from '../fleet/fleet.js';
+import { positionOf, type LoadedResource } from '../manifest/load.js';
+import type { Path } from '../manifest/source-file.js';
+import type { SourcePosition } from '../diagnostics.js';
+import type { Camera } from '../schema/kinds.js';
+import { DEFAULT_CONFIDENCE, SYSTEM_DEFAULTS, type EffectiveConfig } from './defaults.js';
+
+export type LayerName = 'system' | 'model' | 'tenant' | 'site' | 'camera' | 'camera-model';
+
+/** Where an effective value came from. */
+export interface Origin {
+  layer: LayerName;
+  /** `Kind/name` of the resource that set it; absent for system defaults. */
+  resource?: string;
+  /** Field path inside that resource. */
+  path?: Path;
+  loaded?: LoadedResource;
+}
+
+export interface ResolvedConfig {
+  camera: string;
+  value: EffectiveConfig;
+  /** Dotted key (e.g. `models.anpr.fps`) → origin of its value. */
+  origins: Map<string, Origin>;
+}
+
+/** Source position of an origin, for display; computed on demand because it re-reads YAML. */
+export function originPosition(o: Origin): SourcePosition | undefined {
+  return o.loaded && o.path ? positionOf(o.loaded, o.path) : undefined;
+}
+
+type Plain = Record<string, unknown>;
+const isPlain = (v: unknown): v is Plain => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Resolves a camera's configuration: system → AIModel defaults → tenant → site → camera
+ * → per-model settings on the camera, deep-merged, remembering which layer set each key.
+ * The edge stack and controllers call this same function.
+ */
+export function resolveCameraConfig(fleet: Fleet, camera: LoadedResource<Camera>): ResolvedConfig {
+  const value = structuredClone(SYSTEM_DEFAULTS) as EffectiveConfig;
+  value.models = {};
+  const origins = new Map<string, Origin>();
+  const setAll = (obj: Plain, prefix: string, origin: Origin) => {
+    for (const [k, v] of Object.entries(obj)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (isPlain(v)) setAll(v, key, origin);
+      else origins.set(key, origin);
+    }
+  };
+  setAll(value as unknown as Plain, '', { layer: 'system' });
+
+  const merge = (
+    overlay: unknown,
+    target: Plain,
+    prefix: string,
+    origin: Origin,
+    srcPath: Path,
+  ) => {
+    if (!isPlain(overlay)) return;
+    for (const [k, v] of Object.entries(overlay)) {
+      if (v === undefined) continue;
+      const key = prefix ? `${prefix}.${k}` : k;
+      const path = [...srcPath, k];
+      if (isPlain(v)) {
+        if (!isPlain(target[k])) target[k] = {};
+        merge(v, target[k] as Plain, key, origin, path);
+      } else {
+        target[k] = structuredClone(v);
+        origins.set(key, { ...origin, path });
+      }
+    }
+  };
+
+  const spec = camera.resource.spec;
+  const ns = camera.resource.metadata.namespace!;
+  const enabledModels = (spec.models ?? []).filter((m) => m.enabled !== false);
+
+  // Model defaults come from the AIModel resources the camera enables.
+  for (const m of enabledModels) {
+    const model = fleet.models.get(m.name);
+    const req = model?.resource.spec.requirements;
+    const base = `models.${m.name}`;
+    value.models[m.name] = {
+      priority: model?.resource.spec.priority ?? 'STANDARD',
+      confidenceThreshold: model?.resource.spec.confidenceThreshold ?? DEFAULT_CONFIDENCE,
+      overlapSeconds: req?.overlapSeconds ?? SYSTEM_DEFAULTS.segment.overlapSeconds,
+      fps: req?.fps ?? 1,
+    };
+    if (model) {
+      const at = (p: Path): Origin => ({
+        layer: 'model',
+        resource: `AIModel/${m.name}`,
+        loaded: model,
+        path: p,
+      });
+      origins.set(`${base}.priority`, at(['spec', 'priority']));
+      origins.set(
+        `${base}.confidenceThreshold`,
+        model.resource.spec.confidenceThreshold !== undefined
+          ? at(['spec', 'confidenceThreshold'])
+          : { layer: 'system' },
+      );
+      origins.set(`${base}.overlapSeconds`, at(['spec', 'requirements', 'overlapSeconds']));
+      origins.set(`${base}.fps`, at(['spec', 'requirements', 'fps']));
+    } else {
+      for (const k of Object.keys(value.models[m.name]!))
+        origins.set(`${base}.${k}`, { layer: 'system' });
+    }
+  }
+  const enabledNames = new Set(enabledModels.map((m) => m.name));
+  // Layers may tune models the camera does not run; only enabled ones are part of its config.
+  const layerModels = (models: unknown): Plain | undefined =>
+    isPlain(models)
+      ? Object.fromEntries(Object.entries(models).filter(([k]) => enabledNames.has(k)))
+      : undefined;
+
+  const applyLayer = (
+    layer: LayerName,
+    r: LoadedResource | undefined,
+    configuration: unknown,
+    retention: unknown,
+    retentionPath: Path,
+  ) => {
+    if (!r) return;
+    const origin: Origin = {
+      layer,
+      resource: `${r.resource.kind}/${r.resource.metadata.name}`,
+      loaded: r,
+    };
+    if (isPlain(configuration)) {
+      const { models, ...rest } = configuration;
+      merge(rest, value as unknown as Plain, '', origin, ['spec', 'configuration']);
+      merge(layerModels(models), value.models as unknown as Plain, 'models', origin, [
+        'spec',
+        'configuration',
+        'models',
+      ]);
+    }
+    merge(retention, value.retention as unknown as Plain, 'retention', origin, retentionPath);
+  };
+
+  const tenant = fleet.tenants.get(ns);
+  applyLayer(
+    'tenant',
+    tenant,
+    tenant?.resource.spec.configuration,
+    tenant?.resource.spec.retention,
+    ['spec', 'retention'],
+  );
+  const site = fleet.site(ns, spec.site);
+  applyLayer('site', site, site?.resource.spec.configuration, undefined, []);
+  applyLayer('camera', camera, spec.configuration, spec.retention, ['spec', 'retention']);
+  if (spec.recording) {
+    const { schedule: _schedule, ...recording } = spec.recording;
+    merge(
+      recording,
+      value.recording as unknown as Plain,
+      'recording',
+      { layer: 'camera', resource: `Camera/${camera.resource.metadata.name}`, loaded: camera },
+      ['spec', 'recording'],
+    );
+  }
+  (spec.models ?? []).forEach((m, i) => {
+    if (!enabledNames.has(m.name)) return;
+    const { name: _n, enabled: _e, roi: _r, tripwires: _t, ...tuning } = m;
+    merge(
+      tuning,
+      value.models[m.name] as unknown as Plain,
+      `models.${m.name}`,
+      {
+        layer: 'camera-model',
+        resource: `Camera/${camera.resource.metadata.name}`,
+        loaded: camera,
+      },
+      ['spec', 'models', i],
+    );
+  });
+  return { camera: camera.key, value, origins };
+}
+
+/** Flattens a resolved config to `[key, value, origin]` rows, optionally under one key prefix. */
+export function explainRows(
+  resolved: ResolvedConfig,
+  prefix?: string,
+): { key: string; value: unknown; origin: Origin }[] {
+  const rows: { key: string; value: unknown; origin: Origin }[] = [];
+  const walk = (v: unknown, key: string) => {
+    if (isPlain(v)) {
+      for (const [k, child] of Object.entries(v)) walk(child, key ? `${key}.${k}` : k);
+    } else {
+      rows.push({ key, value: v, origin: resolved.origins.get(key) ?? { layer: 'system' } });
+    }
+  };
+  walk(resolved.value, '');
+  if (!prefix) return rows;
+  return rows.filter((r) => r.key === prefix || r.key.startsWith(`${prefix}.`));
+}

@@ -1,0 +1,24 @@
+/** The resource model: kinds, schemas, catalog, loading, validation, configuration, capacity, plans. */
+export * from './schema/common.js';
+export * from './schema/configuration.js';
+export * from './schema/kinds.js';
+export type { TenantSpec } from './schema/tenant.js';
+export type { SiteSpec } from './schema/site.js';
+export type { EdgeServerSpec } from './schema/edge-server.js';
+export type { CameraSpec, CameraModel, Stream, Codec } from './schema/camera.js';
+export type { AIModelSpec, ModelRequirements } from './schema/aimodel.js';
+export * from './diagnostics.js';
+export * from './quantities.js';
+export * from './catalog/models.js';
+export * from './manifest/load.js';
+export { SourceFile, type Path } from './manifest/source-file.js';
+export { redactCredentials, findInlineSecrets } from './manifest/redact.js';
+export { Fleet, scopedName } from './fleet/fleet.js';
+export * from './config/defaults.js';
+export * from './config/resolve.js';
+export * from './capacity/coefficients.js';
+export * from './capacity/model.js';
+export * from './capacity/report.js';
+export * from './validate/semantic.js';
+export * from './fleet/scaffold.js';
+export { toYaml } from './manifest/write.js';

@@ -1,0 +1,135 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { TObject } from '@sinclair/typebox';
+import { KINDS, type KindName } from '../schema/kinds.js';
+import { redactCredentials } from './redact.js';
+import type { Path } from './source-file.js';
+
+// ajv-formats is CommonJS whose typings describe an ESM default export; require() is exact.
+const addFormats = createRequire(import.meta.url)('ajv-formats') as (
+  ajv: Ajv,
+  formats: string[],
+) => Ajv;
+
+export interface SchemaIssue {
+  path: Path;
+  message: string;
+}
+
+let validators: Map<KindName, ValidateFunction> | undefined;
+
+function compiled(): Map<KindName, ValidateFunction> {
+  if (!validators) {
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTuples: false });
+    addFormats(ajv, ['date', 'date-time', 'email', 'uri']);
+    // Kubernetes schema extensions carried by the schemas for the CRD generator.
+    ajv.addVocabulary([
+      'x-kubernetes-list-type',
+      'x-kubernetes-list-map-keys',
+      'x-kubernetes-preserve-unknown-fields',
+    ]);
+    validators = new Map(KINDS.map((k) => [k.kind, ajv.compile(k.schema as TObject)]));
+  }
+  return validators;
+}
+
+/** Validates one document against its kind's schema; returns issues with field paths. */
+export function validateAgainstSchema(kind: KindName, value: unknown): SchemaIssue[] {
+  const validate = compiled().get(kind)!;
+  if (validate(value)) return [];
+  return dedupe((validate.errors ?? []).map(toIssue));
+}
+
+function toIssue(e: ErrorObject): SchemaIssue {
+  const path: (string | number)[] = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s));
+  const shown = (v: unknown) => redactCredentials(JSON.stringify(v));
+  const description = (e.parentSchema as { description?: string } | undefined)?.description;
+  switch (e.keyword) {
+    case 'required':
+      return {
+        path: [...path, e.params.missingProperty as string],
+        message: `missing required field "${e.params.missingProperty}"`,
+      };
+    case 'additionalProperties': {
+      const key = e.params.additionalProperty as string;
+      const known = Object.keys((e.parentSchema as { properties?: object })?.properties ?? {});
+      const guess = closest(key, known);
+      return {
+        path: [...path, key],
+        message: `unknown field "${key}"${guess ? ` (did you mean "${guess}"?)` : ''}`,
+      };
+    }
+    case 'type':
+      return { path, message: `must be ${e.params.type}, got ${typeName(e.data)}` };
+    case 'enum':
+      return {
+        path,
+        message: `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}; got ${shown(e.data)}`,
+      };
+    case 'const':
+      return {
+        path,
+        message: `must be ${JSON.stringify(e.params.allowedValue)}; got ${shown(e.data)}`,
+      };
+    case 'pattern':
+      return {
+        path,
+        message: `${shown(e.data)} is not valid${description ? `: ${description}` : ` (must match ${e.params.pattern})`}`,
+      };
+    case 'format':
+      return { path, message: `${shown(e.data)} is not a valid ${e.params.format}` };
+    default:
+      return {
+        path,
+        message: `${e.message ?? 'is invalid'}${e.data !== undefined && typeof e.data !== 'object' ? `; got ${shown(e.data)}` : ''}`,
+      };
+  }
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+function dedupe(issues: SchemaIssue[]): SchemaIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.path.join('/')}|${i.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Closest known key by edit distance, when close enough to be a likely typo. */
+function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,103 @@
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  type Document,
+  type Node,
+  type ParsedNode,
+} from 'yaml';
+
+export type Path = readonly (string | number)[];
+
+/** One parsed YAML document of a file, as plain data. */
+export interface ParsedDocument {
+  index: number;
+  value: unknown;
+  /** Syntax errors with their positions; a document with errors yields no resource. */
+  errors: { message: string; line: number; col: number }[];
+  warnings: { message: string; line: number; col: number }[];
+}
+
+/**
+ * A YAML file and its documents. The composed syntax tree is what maps a field path back
+ * to line and column; it is kept only while diagnostics may still need it.
+ */
+export class SourceFile {
+  private tree?: { docs: Document.Parsed[]; lines: LineCounter };
+
+  constructor(
+    /** Path as shown to users (relative to the fleet root). */
+    readonly path: string,
+    readonly text: string,
+  ) {}
+
+  private composed() {
+    if (!this.tree) {
+      const lines = new LineCounter();
+      const docs = parseAllDocuments(this.text, { lineCounter: lines, uniqueKeys: true });
+      this.tree = { docs: Array.isArray(docs) ? docs : [], lines };
+    }
+    return this.tree;
+  }
+
+  /** Parses every document; empty documents (e.g. a trailing `---`) are skipped. */
+  documents(): ParsedDocument[] {
+    const { docs, lines } = this.composed();
+    const pos = (offset: number) => lines.linePos(offset);
+    const out: ParsedDocument[] = [];
+    docs.forEach((doc, index) => {
+      const errors = doc.errors.map((e) => ({ message: firstLine(e.message), ...pos(e.pos[0]) }));
+      const warnings = doc.warnings.map((e) => ({
+        message: firstLine(e.message),
+        ...pos(e.pos[0]),
+      }));
+      if (doc.contents === null && errors.length === 0) return;
+      out.push({
+        index,
+        value: errors.length ? undefined : doc.toJS({ maxAliasCount: 100 }),
+        errors,
+        warnings,
+      });
+    });
+    return out;
+  }
+
+  /** Drops the syntax tree to save memory; `locate` re-parses on demand. */
+  release(): void {
+    this.tree = undefined;
+  }
+
+  /**
+   * Line and column of a field: of its key when the key exists, else of the deepest
+   * existing parent (so "missing field" points at the object that lacks it).
+   */
+  locate(docIndex: number, path: Path): { line: number; col: number } {
+    const { docs, lines } = this.composed();
+    const doc = docs[docIndex];
+    if (!doc) return { line: 1, col: 1 };
+    let node: Node | null = doc.contents as ParsedNode | null;
+    let offset = node?.range?.[0] ?? 0;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+        if (!pair) break;
+        offset = (pair.key as ParsedNode).range?.[0] ?? offset;
+        node = pair.value as Node | null;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        const item = node.items[seg] as ParsedNode | undefined;
+        if (!item) break;
+        offset = item.range?.[0] ?? offset;
+        node = item;
+      } else {
+        break;
+      }
+    }
+    return lines.linePos(offset);
+  }
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.trim();
+}

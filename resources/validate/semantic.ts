@@ -1,0 +1,502 @@
+import type { Diagnostic, Severity } from '../diagnostics.js';
+import { fieldPath, sortDiagnostics } from '../diagnostics.js';
+import { resolveCameraConfig, type ResolvedConfig } from '../config/resolve.js';
+import { computeCapacity, utilizationLevel, type CapacityReport } from '../capacity/report.js';
+import { Fleet } from '../fleet/fleet.js';
+import { positionOf, type LoadedResource, type LoadResult } from '../manifest/load.js';
+import type { Path } from '../manifest/source-file.js';
+import { parseBitrate, parseResolution, parseResolutionClass } from '../quantities.js';
+import type { Camera } from '../schema/kinds.js';
+
+export interface ValidateOptions {
+  /** Clock for license checks; tests pin it. */
+  now?: Date;
+  /** Days before expiry that a license warning starts. */
+  licenseWarningDays?: number;
+}
+
+export interface ValidationResult {
+  fleet: Fleet;
+  diagnostics: Diagnostic[];
+  configs: Map<string, ResolvedConfig>;
+  capacity: CapacityReport;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Cross-file checks on a loaded fleet: references, names, license, compatibility, capacity. */
+export function validateFleet(loaded: LoadResult, options: ValidateOptions = {}): ValidationResult {
+  const fleet = new Fleet(loaded.resources);
+  const out: Diagnostic[] = [...loaded.diagnostics];
+  const report = (
+    r: LoadedResource,
+    path: Path,
+    severity: Severity,
+    code: string,
+    message: string,
+  ) => {
+    out.push({
+      ...positionOf(r, path),
+      severity,
+      code,
+      kind: r.resource.kind,
+      name: r.resource.metadata.name,
+      field: fieldPath(path),
+      message,
+    });
+  };
+  const error = (r: LoadedResource, path: Path, code: string, message: string) =>
+    report(r, path, 'error', code, message);
+  const warn = (r: LoadedResource, path: Path, code: string, message: string) =>
+    report(r, path, 'warning', code, message);
+
+  for (const { duplicate, first } of fleet.duplicates) {
+    const at = positionOf(first, ['metadata', 'name']);
+    error(
+      duplicate,
+      ['metadata', 'name'],
+      'duplicate-name',
+      `${duplicate.key} is defined twice; first at ${at.file}:${at.line}`,
+    );
+  }
+
+  const tenantOf = (r: LoadedResource) => {
+    const ns = r.resource.metadata.namespace!;
+    const t = fleet.tenants.get(ns);
+    if (!t)
+      error(
+        r,
+        ['metadata', 'namespace'],
+        'dangling-reference',
+        `namespace "${ns}" names no Tenant: create Tenant "${ns}" or fix the namespace`,
+      );
+    return t;
+  };
+
+  for (const s of fleet.sites.values()) {
+    tenantOf(s);
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: s.resource.spec.timezone });
+    } catch {
+      error(
+        s,
+        ['spec', 'timezone'],
+        'invalid-timezone',
+        `unknown time zone "${s.resource.spec.timezone}": use an IANA name such as Europe/Berlin`,
+      );
+    }
+    const ddns = s.resource.spec.network?.ddns;
+    if (ddns?.provider === 'custom' && !ddns.updateUrl) {
+      error(
+        s,
+        ['spec', 'network', 'ddns'],
+        'missing-field',
+        'DDNS provider "custom" needs updateUrl',
+      );
+    }
+  }
+
+  for (const e of fleet.edgeServers.values()) {
+    tenantOf(e);
+    const ns = e.resource.metadata.namespace!;
+    if (!fleet.site(ns, e.resource.spec.site)) {
+      error(
+        e,
+        ['spec', 'site'],
+        'dangling-reference',
+        `site "${e.resource.spec.site}" does not exist in namespace "${ns}"`,
+      );
+    }
+  }
+
+  for (const m of fleet.models.values()) {
+    const spec = m.resource.spec;
+    if (spec.category === 'customer') {
+      if (!spec.tenant)
+        error(m, ['spec'], 'missing-field', 'a customer model needs spec.tenant (its owner)');
+      else if (!fleet.tenants.has(spec.tenant))
+        error(
+          m,
+          ['spec', 'tenant'],
+          'dangling-reference',
+          `tenant "${spec.tenant}" does not exist`,
+        );
+      if (!spec.artifact.sha256)
+        error(
+          m,
+          ['spec', 'artifact'],
+          'missing-field',
+          'a customer model needs artifact.sha256 so edges can verify the file',
+        );
+    }
+    if (spec.runtime !== 'cv' && spec.artifact.format === 'none') {
+      error(
+        m,
+        ['spec', 'artifact', 'format'],
+        'invalid-value',
+        `runtime ${spec.runtime} needs a model file: format onnx or tfjs`,
+      );
+    }
+  }
+
+  const now = options.now ?? new Date();
+  const warnDays = options.licenseWarningDays ?? 30;
+  for (const t of fleet.tenants.values()) {
+    const lic = t.resource.spec.license;
+    const from = Date.parse(`${lic.validFrom}T00:00:00Z`);
+    const until = Date.parse(`${lic.validUntil}T23:59:59Z`);
+    if (from > until)
+      error(
+        t,
+        ['spec', 'license', 'validUntil'],
+        'invalid-license',
+        `license ends (${lic.validUntil}) before it starts (${lic.validFrom})`,
+      );
+    if (until < now.getTime()) {
+      error(
+        t,
+        ['spec', 'license', 'validUntil'],
+        'license-expired',
+        `license expired on ${lic.validUntil}: renew it before deploying`,
+      );
+    } else if (until - now.getTime() < warnDays * DAY_MS) {
+      const days = Math.ceil((until - now.getTime()) / DAY_MS);
+      warn(
+        t,
+        ['spec', 'license', 'validUntil'],
+        'license-expiring',
+        `license expires in ${days} day(s), on ${lic.validUntil}`,
+      );
+    }
+    if (from > now.getTime())
+      warn(
+        t,
+        ['spec', 'license', 'validFrom'],
+        'license-not-started',
+        `license starts on ${lic.validFrom}; cameras will not run before`,
+      );
+    lic.models.forEach((name, i) => {
+      if (!fleet.models.has(name))
+        error(
+          t,
+          ['spec', 'license', 'models', i],
+          'dangling-reference',
+          `licensed model "${name}" has no AIModel`,
+        );
+    });
+  }
+
+  for (const [ns, cameras] of fleet.camerasByTenant()) {
+    const t = fleet.tenants.get(ns);
+    if (!t) continue;
+    const enabled = cameras.filter((c) => c.resource.spec.enabled !== false);
+    const limit = t.resource.spec.license.cameraLimit;
+    if (enabled.length > limit) {
+      error(
+        t,
+        ['spec', 'license', 'cameraLimit'],
+        'license-exceeded',
+        `${enabled.length} cameras enabled, license allows ${limit}: raise the limit or disable ${enabled.length - limit}`,
+      );
+    }
+  }
+
+  const configs = new Map<string, ResolvedConfig>();
+  for (const c of fleet.cameras.values()) {
+    checkCamera(fleet, c, error);
+    configs.set(c.key, resolveCameraConfig(fleet, c));
+    checkCompatibility(fleet, c, configs.get(c.key)!, error, warn);
+  }
+
+  const capacity = computeCapacity(fleet, (c) => configs.get(c.key)!.value);
+  for (const u of capacity.unplaced) {
+    const cam = fleet.cameras.get(u.camera.replace(/^Camera\//, ''));
+    if (cam)
+      error(
+        cam,
+        cam.resource.spec.edgeServer ? ['spec', 'edgeServer'] : ['spec', 'site'],
+        'no-capacity',
+        u.reason,
+      );
+  }
+  for (const l of capacity.edges) {
+    const edge = fleet.edgeServers.get(`${l.namespace}/${l.name}`)!;
+    for (const [dim, label] of [
+      ['cpu', 'CPU'],
+      ['memory', 'memory'],
+      ['storage', 'storage'],
+      ['gpu', 'GPU'],
+    ] as const) {
+      const level = utilizationLevel(l.utilization[dim]);
+      if (level === 'ok') continue;
+      const pct = Number.isFinite(l.utilization[dim])
+        ? `${Math.round(l.utilization[dim] * 100)}%`
+        : 'no capacity';
+      const path =
+        dim === 'cpu'
+          ? ['spec', 'hardware', 'cpuCores']
+          : dim === 'gpu'
+            ? ['spec', 'hardware']
+            : ['spec', 'hardware', dim];
+      const msg = `${label} load ${pct} of usable capacity with ${l.cameras.length} camera(s)${l.pinnedCameras.length ? ` (${l.pinnedCameras.length} pinned)` : ''}`;
+      if (level === 'over')
+        error(edge, path, 'edge-overloaded', `${msg}: add hardware or move cameras`);
+      else warn(edge, path, 'edge-near-capacity', msg);
+    }
+  }
+
+  return { fleet, diagnostics: sortDiagnostics(out), configs, capacity };
+}
+
+type Report = (r: LoadedResource, path: Path, code: string, message: string) => void;
+
+function checkCamera(fleet: Fleet, c: LoadedResource<Camera>, error: Report) {
+  const spec = c.resource.spec;
+  const ns = c.resource.metadata.namespace!;
+  const tenant = fleet.tenants.get(ns);
+  if (!tenant)
+    error(
+      c,
+      ['metadata', 'namespace'],
+      'dangling-reference',
+      `namespace "${ns}" names no Tenant: create Tenant "${ns}" or fix the namespace`,
+    );
+  const site = fleet.site(ns, spec.site);
+  if (!site) {
+    error(
+      c,
+      ['spec', 'site'],
+      'dangling-reference',
+      `site "${spec.site}" does not exist in namespace "${ns}"`,
+    );
+  } else {
+    const [b, f, z] = spec.zone.split('/');
+    const building = site.resource.spec.buildings.find((x) => x.name === b);
+    const floor = building?.floors.find((x) => x.name === f);
+    const zone = floor?.zones.find((x) => x.name === z);
+    if (!zone) {
+      const missing = !building
+        ? `building "${b}"`
+        : !floor
+          ? `floor "${f}" in building "${b}"`
+          : `zone "${z}" on floor "${b}/${f}"`;
+      error(
+        c,
+        ['spec', 'zone'],
+        'dangling-reference',
+        `${missing} does not exist in site "${spec.site}"`,
+      );
+    }
+  }
+  if (spec.edgeServer) {
+    const edge = fleet.edgeServer(ns, spec.edgeServer);
+    if (!edge)
+      error(
+        c,
+        ['spec', 'edgeServer'],
+        'dangling-reference',
+        `edge server "${spec.edgeServer}" does not exist in namespace "${ns}"`,
+      );
+    else if (edge.resource.spec.site !== spec.site)
+      error(
+        c,
+        ['spec', 'edgeServer'],
+        'invalid-reference',
+        `edge server "${spec.edgeServer}" is at site "${edge.resource.spec.site}", not "${spec.site}"`,
+      );
+  }
+  checkSource(c, error);
+  if (spec.analyticsStream === 'sub' && !spec.streams.sub)
+    error(
+      c,
+      ['spec', 'analyticsStream'],
+      'missing-field',
+      'analyticsStream is "sub" but streams.sub is not defined',
+    );
+  if (
+    (spec.recording?.stream === 'sub' || spec.configuration?.recording?.stream === 'sub') &&
+    !spec.streams.sub
+  ) {
+    error(
+      c,
+      ['spec', 'recording', 'stream'],
+      'missing-field',
+      'recording uses stream "sub" but streams.sub is not defined',
+    );
+  }
+  if (spec.recording?.mode === 'schedule' && !spec.recording.schedule?.length) {
+    error(
+      c,
+      ['spec', 'recording', 'mode'],
+      'missing-field',
+      'recording mode "schedule" needs recording.schedule',
+    );
+  }
+  const presets = new Set((spec.ptz?.presets ?? []).map((p) => p.name));
+  (spec.ptz?.tours ?? []).forEach((tour, i) =>
+    tour.presets.forEach((p, j) => {
+      if (!presets.has(p))
+        error(
+          c,
+          ['spec', 'ptz', 'tours', i, 'presets', j],
+          'dangling-reference',
+          `PTZ tour "${tour.name}" uses unknown preset "${p}"`,
+        );
+    }),
+  );
+  const licensed = new Set(tenant?.resource.spec.license.models ?? []);
+  (spec.models ?? []).forEach((m, i) => {
+    if (m.enabled === false) return;
+    const model = fleet.models.get(m.name);
+    if (!model) {
+      error(
+        c,
+        ['spec', 'models', i, 'name'],
+        'dangling-reference',
+        `model "${m.name}" has no AIModel`,
+      );
+      return;
+    }
+    if (tenant && !licensed.has(m.name)) {
+      error(
+        c,
+        ['spec', 'models', i, 'name'],
+        'model-not-licensed',
+        `model "${m.name}" is not in tenant "${ns}"'s license: purchase it or disable it on this camera`,
+      );
+    }
+    const owner = model.resource.spec.tenant;
+    if (model.resource.spec.category === 'customer' && owner && owner !== ns) {
+      error(
+        c,
+        ['spec', 'models', i, 'name'],
+        'model-not-licensed',
+        `customer model "${m.name}" belongs to tenant "${owner}"`,
+      );
+    }
+  });
+}
+
+const SCHEMES: Record<string, RegExp> = {
+  rtsp: /^rtsps?:\/\//,
+  http: /^https?:\/\//,
+};
+
+/** The source must be unambiguous for ffmpeg: a known scheme, no option-like or control text. */
+function checkSource(c: LoadedResource<Camera>, error: Report) {
+  const src = c.resource.spec.source;
+  const url = src.url;
+  if (['rtsp', 'http', 'file'].includes(src.type) && !url) {
+    error(c, ['spec', 'source'], 'missing-field', `source type "${src.type}" needs url`);
+  }
+  if (src.type === 'onvif' && !src.onvif)
+    error(c, ['spec', 'source'], 'missing-field', 'source type "onvif" needs onvif.endpoint');
+  if ((src.type === 'hikvision' || src.type === 'dahua') && !src.sdk)
+    error(
+      c,
+      ['spec', 'source'],
+      'missing-field',
+      `source type "${src.type}" needs sdk.host and sdk.channel`,
+    );
+  if (c.resource.spec.auth?.type === 'vendor' && src.type !== 'hikvision' && src.type !== 'dahua') {
+    error(
+      c,
+      ['spec', 'auth', 'type'],
+      'invalid-value',
+      'auth type "vendor" is only for hikvision and dahua sources',
+    );
+  }
+  if (!url) return;
+  const at = ['spec', 'source', 'url'];
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/.test(url) || url.startsWith('-')) {
+    error(
+      c,
+      at,
+      'unsafe-url',
+      'url contains whitespace, control characters or starts with "-": it could be read as extra ffmpeg arguments',
+    );
+    return;
+  }
+  const scheme = SCHEMES[src.type];
+  if (scheme && !scheme.test(url))
+    error(
+      c,
+      at,
+      'invalid-url',
+      `a ${src.type} source url must start with ${src.type === 'rtsp' ? 'rtsp:// or rtsps://' : 'http:// or https://'}`,
+    );
+  if (src.type === 'file' && /^[a-z][a-z0-9+.-]*:/i.test(url) && !url.startsWith('file://'))
+    error(c, at, 'invalid-url', 'a file source is a path or file:// URL');
+  if (src.type === 'file' && url.split('/').includes('..'))
+    error(c, at, 'unsafe-url', 'a file source may not contain ".." segments');
+  if (scheme) {
+    try {
+      new URL(url);
+    } catch {
+      error(c, at, 'invalid-url', 'url is not a valid URL');
+    }
+  }
+}
+
+function checkCompatibility(
+  fleet: Fleet,
+  c: LoadedResource<Camera>,
+  resolved: ResolvedConfig,
+  error: Report,
+  warn: Report,
+) {
+  const spec = c.resource.spec;
+  const cfg = resolved.value;
+  const analytics = spec.analyticsStream === 'sub' && spec.streams.sub ? 'sub' : 'main';
+  const stream = spec.streams[analytics]!;
+  const streamPath = ['spec', 'streams', analytics];
+  const { height } = parseResolution(stream.resolution);
+  const bitrate = parseBitrate(stream.bitrate);
+  const segment = cfg.segment.durationSeconds;
+  if (cfg.segment.overlapSeconds >= segment) {
+    error(
+      c,
+      ['spec'],
+      'invalid-segment',
+      `segment overlap ${cfg.segment.overlapSeconds}s must be shorter than the segment (${segment}s)`,
+    );
+  }
+  (spec.models ?? []).forEach((m, i) => {
+    if (m.enabled === false) return;
+    const model = fleet.models.get(m.name);
+    if (!model) return;
+    const req = model.resource.spec.requirements;
+    const eff = cfg.models[m.name]!;
+    const at = ['spec', 'models', i, 'name'];
+    const problems: string[] = [];
+    const minLines = parseResolutionClass(req.minResolution);
+    if (height < minLines)
+      problems.push(
+        `needs at least ${req.minResolution}, the ${analytics} stream is ${stream.resolution}`,
+      );
+    if (bitrate < parseBitrate(req.minBitrate))
+      problems.push(
+        `needs at least ${req.minBitrate}, the ${analytics} stream has ${stream.bitrate}`,
+      );
+    if (segment < req.minDurationSeconds)
+      problems.push(
+        `needs segments of at least ${req.minDurationSeconds}s, the camera's segment is ${segment}s (set configuration.segment.durationSeconds)`,
+      );
+    if (eff.overlapSeconds >= segment)
+      problems.push(`overlap ${eff.overlapSeconds}s must be shorter than the ${segment}s segment`);
+    if (eff.overlapSeconds < req.overlapSeconds)
+      problems.push(
+        `needs at least ${req.overlapSeconds}s overlap, configured ${eff.overlapSeconds}s`,
+      );
+    for (const p of problems) error(c, at, 'model-incompatible', `model "${m.name}" ${p}`);
+    if (problems.length === 0 && stream.fps < eff.fps) {
+      warn(
+        c,
+        [...streamPath, 'fps'],
+        'model-degraded',
+        `model "${m.name}" analyses ${eff.fps} fps but the ${analytics} stream has ${stream.fps} fps`,
+      );
+    }
+  });
+}
