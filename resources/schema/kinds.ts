@@ -178,7 +178,9 @@ for (const k of KINDS) {
 
 /** Looks a kind up by its name, plural, singular or short name (case-insensitive). */
 export function findKind(name: string) {
-  return byName.get(name.toLowerCase());
+  const lower = name.toLowerCase();
+  // Plurals of short names (`models`, `edges`) read naturally on the command line.
+  return byName.get(lower) ?? (lower.endsWith('s') ? byName.get(lower.slice(0, -1)) : undefined);
 }
 
 /** Canonical identity of a resource: Kind/namespace/name or Kind/name. */

@@ -1,0 +1,257 @@
+/**
+ * Benchmark of what CI runs on every pull request of the reference customer (690 sites,
+ * 6,000 cameras): `vmsctl validate` and `vmsctl plan`, against the bare cost of reading
+ * and parsing the same YAML.
+ *
+ *   npx tsc -p tsconfig.build.json && node --expose-gc dist/bench/plan.js [--sites 690] [--cameras 6000] [--runs 3]
+ *
+ * Every measurement runs in a fresh child process (this script, forked with --measure) so
+ * that one phase's peak memory and warmed-up JIT do not leak into another. The last line
+ * printed is one JSON object for tooling.
+ */
+import { fork } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { generateFleet, mutateFleet } from '../resources/fleet/generate.js';
+import { loadFleetDir, validateFleet, type FleetFile } from '../resources/index.js';
+import { planFleet } from '../resources/plan/index.js';
+
+type Phase = 'parse' | 'validate' | 'plan';
+
+/** What one child process reports back. */
+interface Measurement {
+  phase: Phase;
+  seconds: number;
+  peakRssMB: number;
+  errors: number;
+  warnings: number;
+  /** plan only: time to load the current fleet, which the plan command also pays. */
+  loadCurrentSeconds?: number;
+  changes?: { create: number; update: number; delete: number; unchanged: number };
+}
+
+const TARGET_SECONDS = 2;
+const GOAL_SECONDS = 1;
+const TARGET_RSS_MB = 300;
+// Fixed clock inside the generated license window, so license checks never drift with the date.
+const NOW = new Date('2026-06-01T00:00:00Z');
+const LICENSE = { licenseFrom: '2026-01-01', licenseUntil: '2027-12-31' };
+
+function argValue(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function intArg(args: readonly string[], name: string, fallback: number): number {
+  const raw = argValue(args, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`${name} needs a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+const peakRssMB = () => process.resourceUsage().maxRSS / 1024;
+const collect = () => (globalThis as { gc?: () => void }).gc?.();
+
+/** Child side: one phase, timed from the first byte read; the result goes back over IPC. */
+async function measure(phase: Phase, baseDir: string, prDir: string): Promise<Measurement> {
+  collect();
+  if (phase === 'parse') {
+    const start = process.hrtime.bigint();
+    const entries = (await readdir(baseDir, { recursive: true })) as string[];
+    const yamlFiles = entries.filter((rel) => /\.ya?ml$/.test(rel));
+    let documents = 0;
+    await Promise.all(
+      yamlFiles.map(async (rel) => {
+        const text = await readFile(path.join(baseDir, rel), 'utf8');
+        const docs = parseAllDocuments(text);
+        documents += (Array.isArray(docs) ? docs : []).map((d) => d.toJS()).length;
+      }),
+    );
+    const s = seconds(start);
+    if (documents === 0) throw new Error(`no YAML documents under ${baseDir}`);
+    return { phase, seconds: s, peakRssMB: peakRssMB(), errors: 0, warnings: 0 };
+  }
+  if (phase === 'validate') {
+    const start = process.hrtime.bigint();
+    const loaded = await loadFleetDir(baseDir);
+    const result = validateFleet(loaded, { now: NOW });
+    const s = seconds(start);
+    return { phase, seconds: s, peakRssMB: peakRssMB(), ...count(result.diagnostics) };
+  }
+  // The plan command holds the current fleet too; loading it is timed apart because CI
+  // pays it once per branch, while "plan" is the pull request's own cost.
+  const startCurrent = process.hrtime.bigint();
+  const current = await loadFleetDir(baseDir);
+  const loadCurrentSeconds = seconds(startCurrent);
+  const start = process.hrtime.bigint();
+  const desired = await loadFleetDir(prDir);
+  const result = validateFleet(desired, { now: NOW });
+  const plan = planFleet(desired.resources, current.resources);
+  const s = seconds(start);
+  return {
+    phase,
+    seconds: s,
+    peakRssMB: peakRssMB(),
+    ...count(result.diagnostics),
+    loadCurrentSeconds,
+    changes: plan.summary,
+  };
+}
+
+function count(diagnostics: readonly { severity: string }[]) {
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  return { errors, warnings: diagnostics.length - errors };
+}
+
+/** Parent side: runs one phase in a fresh process of this same script. */
+function runChild(phase: Phase, baseDir: string, prDir: string): Promise<Measurement> {
+  const script = fileURLToPath(import.meta.url);
+  return new Promise((resolve, reject) => {
+    const child = fork(script, ['--measure', phase, '--base', baseDir, '--pr', prDir], {
+      execArgv: [...new Set([...process.execArgv, '--expose-gc'])],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let result: Measurement | undefined;
+    child.on('message', (m) => (result = m as Measurement));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      result && code === 0
+        ? resolve(result)
+        : reject(new Error(`${phase} measurement exited with code ${code}`)),
+    );
+  });
+}
+
+async function writeFleet(dir: string, files: readonly FleetFile[]): Promise<void> {
+  const dirs = new Set(files.map((f) => path.dirname(path.join(dir, f.path))));
+  for (const d of dirs) await mkdir(d, { recursive: true });
+  await Promise.all(files.map((f) => writeFile(path.join(dir, f.path), f.text)));
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const fmtS = (s: number) => s.toFixed(3);
+const fmtMB = (mb: number) => mb.toFixed(0);
+const mark = (ok: boolean) => (ok ? 'ok' : 'OVER');
+
+async function main(args: readonly string[]): Promise<void> {
+  const phase = argValue(args, '--measure') as Phase | undefined;
+  if (phase) {
+    const result = await measure(phase, argValue(args, '--base')!, argValue(args, '--pr')!);
+    process.send!(result);
+    return;
+  }
+
+  const sites = intArg(args, '--sites', 690);
+  const cameras = intArg(args, '--cameras', 6000);
+  const runs = Math.max(1, intArg(args, '--runs', 3));
+  const seed = intArg(args, '--seed', 1);
+
+  const genStart = process.hrtime.bigint();
+  const base = generateFleet({ sites, cameras, seed, ...LICENSE });
+  const pr = mutateFleet(base, { seed, fraction: 0.01 });
+  const generateSeconds = seconds(genStart);
+  const root = await mkdtemp(path.join(os.tmpdir(), 'vmsctl-bench-plan-'));
+  const baseDir = path.join(root, 'base');
+  const prDir = path.join(root, 'pr');
+  try {
+    await writeFleet(baseDir, base);
+    await writeFleet(prDir, pr);
+    const bytes = base.reduce((n, f) => n + Buffer.byteLength(f.text), 0);
+    const changedFiles = pr.filter((f, i) => f.text !== base[i]?.text).length;
+
+    const results: Record<Phase, Measurement[]> = { parse: [], validate: [], plan: [] };
+    for (let i = 0; i < runs; i++) {
+      for (const p of ['parse', 'validate', 'plan'] as const) {
+        results[p].push(await runChild(p, baseDir, prDir));
+      }
+    }
+    const med = (p: Phase, f: (m: Measurement) => number) => median(results[p].map(f));
+    const parseS = med('parse', (m) => m.seconds);
+    const validateS = med('validate', (m) => m.seconds);
+    const planS = med('plan', (m) => m.seconds);
+    const loadCurrentS = med('plan', (m) => m.loadCurrentSeconds ?? 0);
+    const parseMB = med('parse', (m) => m.peakRssMB);
+    const validateMB = med('validate', (m) => m.peakRssMB);
+    const planMB = med('plan', (m) => m.peakRssMB);
+    const peakMB = Math.max(validateMB, planMB);
+    const total = validateS + planS;
+    const ratio = validateS / parseS;
+    const last = results.plan[results.plan.length - 1]!;
+    const lastValidate = results.validate[results.validate.length - 1]!;
+
+    const rows: [string, string, string, string][] = [
+      ['phase', 'seconds', 'peak RSS MB', 'target'],
+      ['baseline: read + YAML parse (bare)', fmtS(parseS), fmtMB(parseMB), '-'],
+      ['validate: load + validate', fmtS(validateS), fmtMB(validateMB), `goal < ${GOAL_SECONDS} s`],
+      ['plan: load PR + validate + plan', fmtS(planS), fmtMB(planMB), `goal < ${GOAL_SECONDS} s`],
+      ['  (plan command also loads current)', fmtS(loadCurrentS), '', ''],
+      [
+        'validate + plan',
+        fmtS(total),
+        fmtMB(peakMB),
+        `< ${TARGET_SECONDS} s, < ${TARGET_RSS_MB} MB: ${mark(total < TARGET_SECONDS)} time, ${mark(peakMB < TARGET_RSS_MB)} memory; goal ${GOAL_SECONDS} s: ${mark(total < GOAL_SECONDS)}`,
+      ],
+      ['validate / bare parse', `${ratio.toFixed(2)}x`, '', ''],
+    ];
+    const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
+    const line = (r: readonly string[]) =>
+      [r[0]!.padEnd(widths[0]!), r[1]!.padStart(widths[1]!), r[2]!.padStart(widths[2]!), r[3]!]
+        .join('  ')
+        .trimEnd();
+
+    console.log(
+      `vmsctl plan benchmark: ${sites} sites, ${cameras} cameras, ${base.length} files (${(bytes / 2 ** 20).toFixed(1)} MiB)`,
+    );
+    console.log(
+      `fixture generated in ${generateSeconds.toFixed(1)} s; the pull request changes ${changedFiles} file(s): ` +
+        `${last.changes!.create} create, ${last.changes!.update} update, ${last.changes!.delete} delete, ${last.changes!.unchanged} unchanged`,
+    );
+    console.log(
+      `diagnostics: base ${lastValidate.errors} error(s), ${lastValidate.warnings} warning(s); pull request ${last.errors} error(s), ${last.warnings} warning(s)`,
+    );
+    console.log(
+      `median of ${runs} run(s), each phase in a fresh process; node ${process.version}, ${os.cpus().length} CPU(s)`,
+    );
+    console.log('');
+    console.log(line(rows[0]!));
+    console.log(line(rows[0]!.map((_, c) => '-'.repeat(widths[c]!))));
+    for (const r of rows.slice(1)) console.log(line(r));
+    console.log('');
+    if (lastValidate.errors || last.errors) {
+      process.exitCode = 1;
+      console.log('the generated fleet does not validate: figures are not representative');
+    }
+    console.log(
+      JSON.stringify({
+        bench: 'plan',
+        cameras,
+        sites,
+        validateSeconds: round(validateS),
+        planSeconds: round(planS),
+        peakRssMB: Math.round(peakMB),
+        baselineParseSeconds: round(parseS),
+        ratioToParse: Math.round(ratio * 100) / 100,
+      }),
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exitCode = 2;
+});

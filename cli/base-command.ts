@@ -1,0 +1,50 @@
+import { Command, Flags } from '@oclif/core';
+import { render } from 'ink';
+import type { ReactElement } from 'react';
+
+/** Exit codes shared by every command (plan follows `flux diff`). */
+export const EXIT = { ok: 0, findings: 1, error: 2 } as const;
+
+/**
+ * Base of all vmsctl commands: `--json` on read commands, ink on a terminal, plain text
+ * when piped, and exit codes set without cutting output short.
+ */
+export abstract class VmsCommand extends Command {
+  static override baseFlags = {
+    json: Flags.boolean({ description: 'Print machine-readable JSON.', default: false }),
+  };
+
+  /** Whether to draw with ink (a terminal, not JSON, and colors not disabled). */
+  protected interactive(json: boolean): boolean {
+    return !json && Boolean(process.stdout.isTTY) && !process.env.CI && process.env.TERM !== 'dumb';
+  }
+
+  /** Prints one result in the form the caller asked for. */
+  protected async emit(opts: {
+    json: boolean;
+    data: unknown;
+    view: () => ReactElement;
+    text: () => string;
+  }) {
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(opts.data, null, 2)}\n`);
+    } else if (this.interactive(false)) {
+      const app = render(opts.view(), { patchConsole: false });
+      app.unmount();
+      await app.waitUntilExit();
+    } else {
+      const text = opts.text();
+      if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    }
+  }
+
+  /** Sets the process exit code; output already written is kept. */
+  protected setExit(code: number): void {
+    process.exitCode = code;
+  }
+
+  /** Stops with a message that says what is wrong and what to do next. */
+  protected fail(message: string, next?: string): never {
+    this.error(message, { exit: EXIT.error, suggestions: next ? [next] : undefined });
+  }
+}

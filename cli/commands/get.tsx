@@ -1,0 +1,80 @@
+import { Args } from '@oclif/core';
+import { KINDS, findKind, type LoadedResource, type PrinterColumn } from '../../resources/index.js';
+import { VmsCommand } from '../base-command.js';
+import { dirFlag, InputError, loadValidatedFleet, nowFlag } from '../fleet-input.js';
+import { formatTable, type Column } from '../render/table.js';
+import { TableView } from '../render/views.js';
+
+/** Reads a simple `.a.b.c` JSONPath; status columns have no value in a fleet directory. */
+function readPath(obj: unknown, jsonPath: string): unknown {
+  let cur: unknown = obj;
+  for (const seg of jsonPath.replace(/^\./, '').split('.')) {
+    if (!cur || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  return cur;
+}
+
+const fromFleet = (c: PrinterColumn) =>
+  !c.jsonPath.startsWith('.status') && !c.jsonPath.startsWith('.metadata');
+
+export default class Get extends VmsCommand {
+  static override summary = 'List resources of a kind from a fleet directory.';
+  static override examples = [
+    '<%= config.bin %> get cameras --dir fleet',
+    '<%= config.bin %> get aimodels --json',
+    '<%= config.bin %> get edge -d fleet',
+  ];
+  static override args = {
+    kind: Args.string({
+      description: `Kind, plural or short name: ${KINDS.map((k) => k.plural).join(', ')}.`,
+      required: true,
+    }),
+  };
+  static override flags = { dir: dirFlag, now: nowFlag };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Get);
+    const def = findKind(args.kind);
+    if (!def)
+      this.fail(
+        `unknown kind "${args.kind}"`,
+        `Use one of: ${KINDS.map((k) => k.plural).join(', ')}.`,
+      );
+    let items: LoadedResource[];
+    let placement = new Map<string, string>();
+    try {
+      const result = await loadValidatedFleet(flags.dir, flags.now);
+      items = result.fleet.ofKind(def.kind);
+      placement = new Map(
+        result.capacity.placements.map((p) => [p.camera, p.edge.split('/').pop()!]),
+      );
+    } catch (err) {
+      if (err instanceof InputError) this.fail(err.message, err.next);
+      throw err;
+    }
+    const columns: Column<LoadedResource>[] = [
+      ...(def.scope === 'Namespaced'
+        ? [{ header: 'NAMESPACE', get: (r: LoadedResource) => r.resource.metadata.namespace }]
+        : []),
+      { header: 'NAME', get: (r) => r.resource.metadata.name },
+      ...def.printerColumns.filter(fromFleet).map((c) => ({
+        header: c.name.toUpperCase(),
+        get: (r: LoadedResource) => {
+          const v = readPath(r.resource, c.jsonPath);
+          return v === undefined ? '' : String(v);
+        },
+      })),
+      ...(def.kind === 'Camera'
+        ? [{ header: 'PLACED ON', get: (r: LoadedResource) => placement.get(r.key) ?? '-' }]
+        : []),
+    ];
+    await this.emit({
+      json: flags.json,
+      data: { apiVersion: 'v1', kind: 'List', items: items.map((r) => r.resource) },
+      view: () => <TableView rows={items} columns={columns} />,
+      text: () =>
+        items.length ? formatTable(items, columns) : `No ${def.plural} in ${flags.dir}.`,
+    });
+  }
+}

@@ -1,0 +1,63 @@
+import { Flags } from '@oclif/core';
+import { formatDiagnostic, hasErrors, type Diagnostic } from '../../resources/index.js';
+import { EXIT, VmsCommand } from '../base-command.js';
+import { dirArg, InputError, loadValidatedFleet, nowFlag } from '../fleet-input.js';
+import { DiagnosticsView } from '../render/views.js';
+
+export default class Validate extends VmsCommand {
+  static override summary =
+    'Check a fleet: schemas, references, license, model compatibility and capacity.';
+  static override description =
+    'Prints `file:line:col  severity  kind/name  field  message` per finding. Exit 0 when clean (warnings allowed), 1 when there are errors, 2 when the fleet cannot be read.';
+  static override examples = [
+    '<%= config.bin %> validate fleet',
+    '<%= config.bin %> validate . --json',
+    '<%= config.bin %> validate . --format github',
+  ];
+  static override args = { dir: dirArg };
+  static override flags = {
+    format: Flags.string({
+      description: 'Text style: plain lines or GitHub annotations.',
+      options: ['text', 'github'],
+      default: 'text',
+    }),
+    now: nowFlag,
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Validate);
+    let diagnostics: Diagnostic[];
+    let resources = 0;
+    try {
+      const result = await loadValidatedFleet(args.dir, flags.now);
+      diagnostics = result.diagnostics;
+      resources = result.fleet.resources.length;
+    } catch (err) {
+      if (err instanceof InputError) this.fail(err.message, err.next);
+      throw err;
+    }
+    const errors = diagnostics.filter((d) => d.severity === 'error').length;
+    const warnings = diagnostics.length - errors;
+    const summary = errors
+      ? `${errors} error(s), ${warnings} warning(s) in ${resources} valid resource(s): fix the errors above and run validate again.`
+      : `Fleet is valid: ${resources} resource(s), ${warnings} warning(s).`;
+    await this.emit({
+      json: flags.json,
+      data: { valid: !hasErrors(diagnostics), resources, errors, warnings, diagnostics },
+      view: () => <DiagnosticsView diagnostics={diagnostics} summary={summary} />,
+      text: () =>
+        [
+          ...diagnostics.map(flags.format === 'github' ? githubAnnotation : formatDiagnostic),
+          summary,
+        ].join('\n'),
+    });
+    this.setExit(errors ? EXIT.findings : EXIT.ok);
+  }
+}
+
+/** GitHub Actions workflow command, shown inline on the pull request diff. */
+function githubAnnotation(d: Diagnostic): string {
+  const escape = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  const title = d.kind ? `${d.kind}/${d.name} ${d.field ?? ''}`.trim() : d.code;
+  return `::${d.severity === 'error' ? 'error' : 'warning'} file=${d.file},line=${d.line},col=${d.col},title=${escape(title)}::${escape(d.message)}`;
+}
