@@ -39,7 +39,7 @@ export default class Validate extends VmsCommand {
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
     const warnings = diagnostics.length - errors;
     const summary = errors
-      ? `${errors} error(s), ${warnings} warning(s) in ${resources} valid resource(s): fix the errors above and run validate again.`
+      ? `${errors} error(s), ${warnings} warning(s) in ${resources} loaded resource(s): fix the errors above and run validate again.`
       : `Fleet is valid: ${resources} resource(s), ${warnings} warning(s).`;
     await this.emit({
       json: flags.json,

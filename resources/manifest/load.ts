@@ -30,6 +30,8 @@ export function positionOf(r: LoadedResource, path: Path = []): SourcePosition {
 export interface LoadResult {
   resources: LoadedResource[];
   diagnostics: Diagnostic[];
+  /** `Kind/namespace/name` of documents that failed to load, so references to them are not reported twice. */
+  failed: Set<string>;
 }
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml']);
@@ -92,6 +94,7 @@ export async function readFleetDir(
 export function parseFleetFiles(files: readonly FleetFile[]): LoadResult {
   const resources: LoadedResource[] = [];
   const diagnostics: Diagnostic[] = [];
+  const failed = new Set<string>();
   for (const file of files) {
     if (!isManifestPath(file.path)) continue;
     const source = new SourceFile(file.path, file.text);
@@ -100,13 +103,26 @@ export function parseFleetFiles(files: readonly FleetFile[]): LoadResult {
       const before = diagnostics.length;
       const loaded = loadDocument(source, doc.index, doc.value, doc.errors, diagnostics);
       if (loaded) resources.push(loaded);
+      else if (loaded === undefined) failed.add(identityOf(doc.value));
       if (diagnostics.length > before) keepTree = true;
     }
     // Later checks locate fields only when they find a problem; re-parsing then is cheaper
     // than holding thousands of syntax trees.
     if (!keepTree) source.release();
   }
-  return { resources, diagnostics };
+  return { resources, diagnostics, failed };
+}
+
+/** Best-effort identity of a document that did not load (syntax errors leave it unknown). */
+function identityOf(value: unknown): string {
+  const doc = (value ?? {}) as {
+    kind?: unknown;
+    metadata?: { name?: unknown; namespace?: unknown };
+  };
+  const parts = [doc.kind, doc.metadata?.namespace, doc.metadata?.name].filter(
+    (p) => typeof p === 'string',
+  );
+  return parts.join('/');
 }
 
 function loadDocument(
@@ -240,5 +256,5 @@ function loadDocument(
 export async function loadFleetDir(dir: string): Promise<LoadResult> {
   const { files, diagnostics } = await readFleetDir(dir);
   const result = parseFleetFiles(files);
-  return { resources: result.resources, diagnostics: [...diagnostics, ...result.diagnostics] };
+  return { ...result, diagnostics: [...diagnostics, ...result.diagnostics] };
 }

@@ -46,15 +46,20 @@ export async function gitFleetLocation(dir: string): Promise<GitFleetLocation> {
 }
 
 async function resolveCommit(git: SimpleGit, repoDir: string, ref: string): Promise<string> {
+  let why = '';
   try {
     // --end-of-options keeps a ref such as `--output=x` from being read as an option.
     const sha = (await git.revparse(['--verify', '--end-of-options', `${ref}^{commit}`])).trim();
     if (/^[0-9a-f]{40,64}$/.test(sha)) return sha;
-  } catch {
-    // Told apart below: a missing ref and a folder that is no repository need different fixes.
+  } catch (err) {
+    why = firstLine(err);
   }
+  // A missing ref and a folder that is no repository (or one git refuses, such as one
+  // with dubious ownership) need different fixes, so tell them apart.
   if (!(await git.checkIsRepo().catch(() => false))) {
-    throw new Error(`${repoDir} is not a Git repository: clone the fleet repository first`);
+    throw new Error(
+      `${repoDir} is not a Git repository${why ? ` (${why})` : ''}: clone the fleet repository first`,
+    );
   }
   throw new Error(
     `git ref "${ref}" does not exist in ${repoDir}: check the branch, tag or commit name (git fetch may be needed)`,
@@ -150,7 +155,10 @@ export async function readGitFleet(
   const git = openGit(repoDir);
   const revision = await resolveCommit(git, repoDir, ref);
   const blobs = await listBlobs(git, revision, normalizeSubdir(subdir));
-  const texts = await readBlobs(repoDir, blobs.map((b) => b.oid));
+  const texts = await readBlobs(
+    repoDir,
+    blobs.map((b) => b.oid),
+  );
   const files = blobs.map((b, i) => ({ path: b.path, text: texts[i] ?? '' }));
   return { files, revision };
 }

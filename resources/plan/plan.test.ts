@@ -23,6 +23,16 @@ const camera = (resources: LoadedResource[], name: string) =>
 const fieldsOf = (change: ResourceChange | undefined) =>
   Object.fromEntries((change?.fields ?? []).map((f) => [f.path, f]));
 
+function bestOf(runs: number, work: () => unknown): number {
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    work();
+    best = Math.min(best, performance.now() - started);
+  }
+  return best;
+}
+
 const summaryLine = (c: ResourceChange) => `${c.action} ${c.key}`;
 
 describe('planFleet', () => {
@@ -39,7 +49,10 @@ describe('planFleet', () => {
     cam.spec.streams.main.bitrate = '6Mbps';
     const models = cam.spec.models ?? [];
     models.find((m) => m.name === 'anpr')!.confidenceThreshold = 0.8;
-    cam.spec.models = [...models.filter((m) => m.name !== 'tailgating'), { name: 'crowd-detection' }];
+    cam.spec.models = [
+      ...models.filter((m) => m.name !== 'tailgating'),
+      { name: 'crowd-detection' },
+    ];
     cam.spec.tags = ['perimeter', 'north'];
     cam.metadata.labels = { ...cam.metadata.labels, 'vmsctl.io/zone': 'gate' };
 
@@ -76,7 +89,11 @@ describe('planFleet', () => {
     const current = fleet();
     const desired = fleet();
     const live = camera(current, 'lobby-cam');
-    live.status = { edgeServer: 'hq-edge-1', observedGeneration: 3, activeModels: ['crowd-detection'] };
+    live.status = {
+      edgeServer: 'hq-edge-1',
+      observedGeneration: 3,
+      activeModels: ['crowd-detection'],
+    };
     Object.assign(live.metadata, {
       resourceVersion: '123',
       generation: 3,
@@ -107,7 +124,9 @@ describe('planFleet', () => {
 
   it('orders creates by dependency and deletes in reverse, after creates and updates', () => {
     const current = fleet().filter((r) => r.resource.kind !== 'Tenant');
-    const desired = fleet().filter((r) => r.resource.kind !== 'Site' && r.resource.kind !== 'Camera');
+    const desired = fleet().filter(
+      (r) => r.resource.kind !== 'Site' && r.resource.kind !== 'Camera',
+    );
     (get(desired, 'EdgeServer/acme/hq-edge-1').resource.spec as { site: string }).site = 'hq2';
 
     const plan = planFleet(desired, current);
@@ -125,17 +144,27 @@ describe('planFleet', () => {
     );
   });
 
-  it('lists every leaf field of created and deleted resources', () => {
+  it('adds or removes the declared parts of created and deleted resources whole', () => {
     const plan = planFleet(fleet(), []);
     expect(plan.summary.create).toBe(16);
-    const site = fieldsOf(plan.changes.find((c) => c.key === 'Site/acme/hq'));
-    expect(site['spec.timezone']).toEqual({ path: 'spec.timezone', op: 'add', to: 'Europe/Berlin' });
-    expect(site['spec.buildings[main].floors[ground].zones[lobby].type']?.to).toBe('indoor');
-    expect(site['spec.network.nat.turnServers[0]']?.to).toBe('stun:stun.acme.example:3478');
+    const edge = plan.changes.find((c) => c.key === 'EdgeServer/acme/hq-edge-1');
+    expect(edge?.fields.map((f) => `${f.op} ${f.path}`)).toEqual([
+      'add apiVersion',
+      'add kind',
+      'add metadata.labels',
+      'add spec',
+    ]);
+    expect(fieldsOf(edge)['spec']?.to).toMatchObject({
+      site: 'hq',
+      cluster: { distribution: 'k3s' },
+    });
 
     const gone = planFleet([], fleet()).changes.find((c) => c.key === 'Camera/acme/entrance-cam');
     expect(gone?.fields.every((f) => f.op === 'remove' && 'from' in f && !('to' in f))).toBe(true);
-    expect(fieldsOf(gone)['spec.streams.main.fps']?.from).toBe(25);
+    expect(fieldsOf(gone)['spec']?.from).toMatchObject({
+      site: 'hq',
+      zone: 'main/ground/entrance',
+    });
   });
 
   it('sorts field paths within an object so output is deterministic', () => {
@@ -163,7 +192,8 @@ describe('planFleet', () => {
       const edge = get(base, 'EdgeServer/acme/hq-edge-1');
       for (let i = 0; i < 345; i++) add(site, `site-${i}`);
       for (let i = 0; i < 345; i++) add(edge, `edge-${i}`);
-      for (const m of base.filter((r) => r.resource.kind === 'AIModel')) add(m, m.resource.metadata.name);
+      for (const m of base.filter((r) => r.resource.kind === 'AIModel'))
+        add(m, m.resource.metadata.name);
       const cam = get(base, 'Camera/acme/entrance-cam');
       for (let i = 0; i < 6000; i++) {
         add(cam, `cam-${i}`, (c) => {
@@ -174,16 +204,11 @@ describe('planFleet', () => {
     };
     const current = build(false);
     const desired = build(true);
-    planFleet(desired, current); // warm-up: the first run also pays for JIT compilation
-    const started = performance.now();
     const plan = planFleet(desired, current);
-    const elapsed = performance.now() - started;
     expect(plan.summary).toEqual({ create: 0, update: 600, delete: 0, unchanged: 6100 });
-    const firstRun = performance.now();
-    planFleet(desired, []);
-    const allCreates = performance.now() - firstRun;
-    // Loose bounds so a busy CI runner does not fail; typical timings are far lower.
-    expect(elapsed).toBeLessThan(200);
-    expect(allCreates).toBeLessThan(500);
+    // Best of several runs: the first pays for JIT compilation, and a busy CI runner adds
+    // pauses that say nothing about the code.
+    expect(bestOf(5, () => planFleet(desired, current))).toBeLessThan(200);
+    expect(bestOf(5, () => planFleet(desired, []))).toBeLessThan(200);
   });
 });

@@ -1,7 +1,7 @@
 /** What it takes to turn one fleet into another: resource changes with field-level detail. */
 import type { LoadedResource } from '../manifest/load.js';
 import { KINDS, type AnyResource } from '../schema/kinds.js';
-import { byCodeUnit, diffValues, flattenValue, type FieldChange } from './diff.js';
+import { byCodeUnit, diffValues, type FieldChange } from './diff.js';
 
 export type { FieldChange } from './diff.js';
 
@@ -17,7 +17,11 @@ export interface ResourceChange {
   name: string;
   /** File of the desired resource for create and update; of the current one for delete. */
   file?: string;
-  /** Field changes, sorted by path. Creates and deletes list every leaf field. */
+  /**
+   * Field changes in a stable order (declared parts, then keys and list names sorted).
+   * A create adds (a delete removes) each declared part whole: `apiVersion`, `kind`,
+   * `metadata.labels`, `metadata.annotations`, `spec`.
+   */
   fields: FieldChange[];
 }
 
@@ -66,9 +70,16 @@ function diffResources(current: AnyResource, desired: AnyResource): FieldChange[
   return out;
 }
 
-function flattenResource(resource: AnyResource, op: 'add' | 'remove'): FieldChange[] {
+// Whole parts rather than every leaf: a first plan of 6,000 cameras would otherwise build
+// hundreds of thousands of entries that only the few rendered resources ever need.
+function wholeResource(resource: AnyResource, op: 'add' | 'remove'): FieldChange[] {
   const out: FieldChange[] = [];
-  for (const path of DECLARED) flattenValue(valueAt(resource, path), path.join('.'), op, out);
+  for (const path of DECLARED) {
+    const value = valueAt(resource, path);
+    if (value === undefined) continue;
+    const at = path.join('.');
+    out.push(op === 'add' ? { path: at, op, to: value } : { path: at, op, from: value });
+  }
   return out;
 }
 
@@ -116,7 +127,7 @@ export function planFleet(
   for (const [key, d] of wanted) {
     const c = existing.get(key);
     if (!c) {
-      changes.push(change('create', d, flattenResource(d.resource, 'add')));
+      changes.push(change('create', d, wholeResource(d.resource, 'add')));
       continue;
     }
     const fields = diffResources(c.resource, d.resource);
@@ -124,12 +135,17 @@ export function planFleet(
     else unchanged++;
   }
   for (const [key, c] of existing) {
-    if (!wanted.has(key)) changes.push(change('delete', c, flattenResource(c.resource, 'remove')));
+    if (!wanted.has(key)) changes.push(change('delete', c, wholeResource(c.resource, 'remove')));
   }
   changes.sort(applyOrder);
   const count = (action: ChangeAction) => changes.filter((c) => c.action === action).length;
   return {
     changes,
-    summary: { create: count('create'), update: count('update'), delete: count('delete'), unchanged },
+    summary: {
+      create: count('create'),
+      update: count('update'),
+      delete: count('delete'),
+      unchanged,
+    },
   };
 }

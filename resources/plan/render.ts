@@ -1,7 +1,7 @@
 /** Plan output for a terminal, a pull-request comment and machines. */
 import { redactCredentials } from '../manifest/redact.js';
 import { KINDS } from '../schema/kinds.js';
-import type { FieldChange } from './diff.js';
+import { flattenValue, type FieldChange } from './diff.js';
 import type { ChangeAction, FleetPlan, PlanSummary, ResourceChange } from './plan.js';
 
 /** Longest value shown in text and Markdown; the JSON output keeps whole values. */
@@ -127,9 +127,21 @@ function fence(body: string): string {
   return '`'.repeat(Math.max(3, longest + 1));
 }
 
+/** Creates and deletes carry whole parts; a reviewer reads them field by field. */
+function displayFields(c: ResourceChange): FieldChange[] {
+  if (c.action === 'update') return c.fields;
+  const out: FieldChange[] = [];
+  for (const f of c.fields) {
+    if (f.op === 'add') flattenValue(f.to, f.path, 'add', out);
+    else flattenValue(f.from, f.path, 'remove', out);
+  }
+  return out;
+}
+
 function detailSection(c: ResourceChange, maxFields: number): string {
-  const lines = c.fields.slice(0, maxFields).flatMap(diffLines);
-  const hidden = c.fields.length - maxFields;
+  const fields = displayFields(c);
+  const lines = fields.slice(0, maxFields).flatMap(diffLines);
+  const hidden = fields.length - maxFields;
   if (hidden > 0) lines.push(`  … and ${hidden} more field changes`);
   const body = lines.join('\n');
   const f = fence(body);

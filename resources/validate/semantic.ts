@@ -45,10 +45,14 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
       message,
     });
   };
-  const error = (r: LoadedResource, path: Path, code: string, message: string) =>
+  const withErrors = new Set<string>();
+  const error: Report = (r, path, code, message, target) => {
+    // A reference to a document that failed to load was already reported at that document.
+    if (target && loaded.failed.has(target)) return;
+    withErrors.add(r.key);
     report(r, path, 'error', code, message);
-  const warn = (r: LoadedResource, path: Path, code: string, message: string) =>
-    report(r, path, 'warning', code, message);
+  };
+  const warn: Report = (r, path, code, message) => report(r, path, 'warning', code, message);
 
   for (const { duplicate, first } of fleet.duplicates) {
     const at = positionOf(first, ['metadata', 'name']);
@@ -69,6 +73,7 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
         ['metadata', 'namespace'],
         'dangling-reference',
         `namespace "${ns}" names no Tenant: create Tenant "${ns}" or fix the namespace`,
+        `Tenant/${ns}`,
       );
     return t;
   };
@@ -105,6 +110,7 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
         ['spec', 'site'],
         'dangling-reference',
         `site "${e.resource.spec.site}" does not exist in namespace "${ns}"`,
+        `Site/${ns}/${e.resource.spec.site}`,
       );
     }
   }
@@ -120,6 +126,7 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
           ['spec', 'tenant'],
           'dangling-reference',
           `tenant "${spec.tenant}" does not exist`,
+          `Tenant/${spec.tenant}`,
         );
       if (!spec.artifact.sha256)
         error(
@@ -182,6 +189,7 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
           ['spec', 'license', 'models', i],
           'dangling-reference',
           `licensed model "${name}" has no AIModel`,
+          `AIModel/${name}`,
         );
     });
   }
@@ -209,9 +217,11 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
   }
 
   const capacity = computeCapacity(fleet, (c) => configs.get(c.key)!.value);
-  for (const u of capacity.unplaced) {
+  // With documents missing, loads are computed on a partial fleet; report those errors first.
+  const capacityKnown = loaded.failed.size === 0;
+  for (const u of capacityKnown ? capacity.unplaced : []) {
     const cam = fleet.cameras.get(u.camera.replace(/^Camera\//, ''));
-    if (cam)
+    if (cam && !withErrors.has(cam.key))
       error(
         cam,
         cam.resource.spec.edgeServer ? ['spec', 'edgeServer'] : ['spec', 'site'],
@@ -219,7 +229,7 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
         u.reason,
       );
   }
-  for (const l of capacity.edges) {
+  for (const l of capacityKnown ? capacity.edges : []) {
     const edge = fleet.edgeServers.get(`${l.namespace}/${l.name}`)!;
     for (const [dim, label] of [
       ['cpu', 'CPU'],
@@ -248,7 +258,14 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
   return { fleet, diagnostics: sortDiagnostics(out), configs, capacity };
 }
 
-type Report = (r: LoadedResource, path: Path, code: string, message: string) => void;
+/** Reports a finding; `target` is the identity a dangling reference points at. */
+type Report = (
+  r: LoadedResource,
+  path: Path,
+  code: string,
+  message: string,
+  target?: string,
+) => void;
 
 function checkCamera(fleet: Fleet, c: LoadedResource<Camera>, error: Report) {
   const spec = c.resource.spec;
@@ -260,6 +277,7 @@ function checkCamera(fleet: Fleet, c: LoadedResource<Camera>, error: Report) {
       ['metadata', 'namespace'],
       'dangling-reference',
       `namespace "${ns}" names no Tenant: create Tenant "${ns}" or fix the namespace`,
+      `Tenant/${ns}`,
     );
   const site = fleet.site(ns, spec.site);
   if (!site) {
@@ -268,6 +286,7 @@ function checkCamera(fleet: Fleet, c: LoadedResource<Camera>, error: Report) {
       ['spec', 'site'],
       'dangling-reference',
       `site "${spec.site}" does not exist in namespace "${ns}"`,
+      `Site/${ns}/${spec.site}`,
     );
   } else {
     const [b, f, z] = spec.zone.split('/');
@@ -296,6 +315,7 @@ function checkCamera(fleet: Fleet, c: LoadedResource<Camera>, error: Report) {
         ['spec', 'edgeServer'],
         'dangling-reference',
         `edge server "${spec.edgeServer}" does not exist in namespace "${ns}"`,
+        `EdgeServer/${ns}/${spec.edgeServer}`,
       );
     else if (edge.resource.spec.site !== spec.site)
       error(
@@ -354,6 +374,7 @@ function checkCamera(fleet: Fleet, c: LoadedResource<Camera>, error: Report) {
         ['spec', 'models', i, 'name'],
         'dangling-reference',
         `model "${m.name}" has no AIModel`,
+        `AIModel/${m.name}`,
       );
       return;
     }

@@ -24,18 +24,24 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	crdvalidation "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/validation"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
-	"k8s.io/apiextensions-apiserver/pkg/registry/customresource"
+	"k8s.io/apimachinery/pkg/api/operation"
+	metavalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured/unstructuredscheme"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/features"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"sigs.k8s.io/yaml"
 )
 
@@ -153,9 +159,8 @@ func checkCRDFile(file string) {
 type version struct {
 	namespaced bool
 	structural *structuralschema.Structural
-	strategy   interface {
-		Validate(context.Context, runtime.Object) field.ErrorList
-	}
+	validator  apiservervalidation.SchemaValidator
+	cel        *cel.Validator
 }
 
 func loadCRDs(dir string) map[schema.GroupVersionKind]version {
@@ -190,7 +195,7 @@ func addCRD(out map[schema.GroupVersionKind]version, crd *apiextensionsv1.Custom
 	if errs := crdvalidation.ValidateCustomResourceDefinition(context.Background(), internal); len(errs) > 0 {
 		return fmt.Errorf("invalid CRD (run `crd-validate crds`): %v", errs.ToAggregate())
 	}
-	for i, v := range internal.Spec.Versions {
+	for _, v := range internal.Spec.Versions {
 		if !v.Served {
 			continue
 		}
@@ -213,27 +218,13 @@ func addCRD(out map[schema.GroupVersionKind]version, crd *apiextensionsv1.Custom
 		if err != nil {
 			return err
 		}
-		var status *apiextensions.CustomResourceSubresourceStatus
-		var statusValidator apiservervalidation.SchemaValidator
-		if v.Subresources != nil && v.Subresources.Status != nil {
-			status = v.Subresources.Status
-			if st, ok := validation.OpenAPIV3Schema.Properties["status"]; ok {
-				if statusValidator, _, err = apiservervalidation.NewSchemaValidator(&st); err != nil {
-					return err
-				}
-			}
-		}
-		var scale *apiextensions.CustomResourceSubresourceScale
-		if v.Subresources != nil {
-			scale = v.Subresources.Scale
-		}
 		gvk := schema.GroupVersionKind{Group: crd.Spec.Group, Version: v.Name, Kind: crd.Spec.Names.Kind}
 		namespaced := crd.Spec.Scope == apiextensionsv1.NamespaceScoped
 		out[gvk] = version{
 			namespaced: namespaced,
 			structural: s,
-			strategy: customresource.NewStrategy(unstructuredscheme.NewUnstructuredObjectTyper(), namespaced, gvk,
-				validator, statusValidator, s, status, scale, crd.Spec.Versions[i].SelectableFields),
+			validator:  validator,
+			cel:        cel.NewValidator(s, true, celconfig.PerCallLimit),
 		}
 	}
 	return nil
@@ -304,8 +295,36 @@ func checkResource(u *unstructured.Unstructured, v version) []string {
 	} else if u.GetNamespace() == "" {
 		u.SetNamespace("default")
 	}
-	for _, e := range v.strategy.Validate(context.Background(), u) {
+	for _, e := range validate(u, v) {
 		out = append(out, fmt.Sprintf("%s: %s", e.Field, e.ErrorBody()))
 	}
 	return out
+}
+
+// validate is customResourceStrategy.Validate from
+// k8s.io/apiextensions-apiserver/pkg/registry/customresource, inlined because
+// that package drags in the whole apiserver storage stack (etcd client, ...).
+// Type meta is already known to match; none of our CRDs use the scale subresource.
+func validate(u *unstructured.Unstructured, v version) field.ErrorList {
+	ctx := context.Background()
+	meta := &metav1.ObjectMeta{}
+	if m, ok := u.Object["metadata"].(map[string]any); ok {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, meta); err != nil {
+			return field.ErrorList{field.Invalid(field.NewPath("metadata"), m, err.Error())}
+		}
+	}
+	errs := metavalidation.ValidateObjectMetaDeclaratively(ctx, operation.Create, meta, nil, v.namespaced,
+		metavalidation.NameIsDNSSubdomain, field.NewPath("metadata"), utilfeature.DefaultFeatureGate.Enabled(features.DeclarativeValidationBeta))
+	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u.Object, v.validator)...)
+	errs = append(errs, schemaobjectmeta.Validate(ctx, nil, u.Object, v.structural, false)...)
+	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u.Object)...)
+	for _, e := range errs {
+		switch e.Type {
+		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
+			// The apiserver skips CEL rules on such errors.
+			return append(errs, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
+		}
+	}
+	celErrs, _ := v.cel.Validate(ctx, nil, v.structural, u.Object, nil, celconfig.RuntimeCELCostBudget)
+	return append(errs, celErrs...)
 }
