@@ -69,6 +69,10 @@ export async function loadValidatedFleet(dir: string, now?: string): Promise<Val
 
 /** A fleet-relative path as seen from the working directory, so editors and CI can open it. */
 export function displayPath(dir: string, file: string): string {
-  const prefix = path.relative(process.cwd(), path.resolve(dir)).split(path.sep).join('/');
+  const relative = path.relative(process.cwd(), path.resolve(dir));
+  // Outside the working directory an absolute path reads better than a chain of "../".
+  const prefix = (relative.startsWith('..') ? path.resolve(dir) : relative)
+    .split(path.sep)
+    .join('/');
   return prefix ? path.posix.join(prefix, file) : file;
 }

@@ -22,3 +22,4 @@ export * from './capacity/report.js';
 export * from './validate/semantic.js';
 export * from './fleet/scaffold.js';
 export { toYaml } from './manifest/write.js';
+export * from './plan/index.js';

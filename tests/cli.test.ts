@@ -17,9 +17,14 @@ interface Run {
 /** Runs the built vmsctl binary as a user would (the test command builds it first). */
 function vmsctl(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd, env: { ...process.env, CI: '1', ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd, env: { ...process.env, CI: '1', ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -66,7 +71,10 @@ describe('vmsctl init + validate', () => {
   it('validate reports file:line:col severity kind/name field message and exits 1', async () => {
     await vmsctl(['init', 'broken'], work);
     const cams = path.join(work, 'broken/tenants/acme/sites/hq/cameras.yaml');
-    await writeFile(cams, (await readFile(cams, 'utf8')).replace('bitrate: 4Mbps', 'bitrate: 1Mbps'));
+    await writeFile(
+      cams,
+      (await readFile(cams, 'utf8')).replace('bitrate: 4Mbps', 'bitrate: 1Mbps'),
+    );
     const r = await vmsctl(['validate', 'broken'], work);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(
@@ -74,9 +82,15 @@ describe('vmsctl init + validate', () => {
     );
     const json = JSON.parse((await vmsctl(['validate', 'broken', '--json'], work)).stdout);
     expect(json.valid).toBe(false);
-    expect(json.diagnostics[0]).toMatchObject({ severity: 'error', code: 'model-incompatible', kind: 'Camera' });
+    expect(json.diagnostics[0]).toMatchObject({
+      severity: 'error',
+      code: 'model-incompatible',
+      kind: 'Camera',
+    });
     const gh = await vmsctl(['validate', 'broken', '--format', 'github'], work);
-    expect(gh.stdout).toMatch(/^::error file=broken\/tenants\/acme\/sites\/hq\/cameras.yaml,line=42,col=7,title=Camera\/entrance-cam spec.models\[1\].name::model "anpr"/m);
+    expect(gh.stdout).toMatch(
+      /^::error file=broken\/tenants\/acme\/sites\/hq\/cameras.yaml,line=42,col=7,title=Camera\/entrance-cam spec.models\[1\].name::model "anpr"/m,
+    );
   });
 
   it('validate: expired license via --now is an error', async () => {
@@ -95,18 +109,29 @@ describe('vmsctl init + validate', () => {
 
   it('validate: an unreadable file is reported with its path', async () => {
     await vmsctl(['init', 'unreadable'], work);
-    await symlink(path.join(work, 'missing-target.yaml'), path.join(work, 'unreadable/tenants/acme/dangling.yaml'));
+    await symlink(
+      path.join(work, 'missing-target.yaml'),
+      path.join(work, 'unreadable/tenants/acme/dangling.yaml'),
+    );
     const dir = path.join(work, 'unreadable/tenants/acme/sites/hq');
     await chmod(dir, 0o755);
     const r = await vmsctl(['validate', 'unreadable'], work);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('unreadable/tenants/acme/dangling.yaml:1:1  error  -  -  cannot read file (ENOENT)');
+    expect(r.stdout).toContain(
+      'unreadable/tenants/acme/dangling.yaml:1:1  error  -  -  cannot read file (ENOENT)',
+    );
   });
 
   it('validate: an inline password never reaches the output', async () => {
     await vmsctl(['init', 'secret'], work);
     const cams = path.join(work, 'secret/tenants/acme/sites/hq/cameras.yaml');
-    await writeFile(cams, (await readFile(cams, 'utf8')).replace('rtsp://10.0.10.11', 'rtsp://admin:S3cr3tPa55@10.0.10.11'));
+    await writeFile(
+      cams,
+      (await readFile(cams, 'utf8')).replace(
+        'rtsp://10.0.10.11',
+        'rtsp://admin:S3cr3tPa55@10.0.10.11',
+      ),
+    );
     const r = await vmsctl(['validate', 'secret', '--json'], work);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('URL contains credentials');
@@ -120,11 +145,31 @@ describe('read commands', () => {
   });
 
   it('config explain shows values with their layer and source line', async () => {
-    const r = await vmsctl(['config', 'explain', 'acme/entrance-cam', 'models.anpr', '--dir', 'reads'], work);
+    const r = await vmsctl(
+      ['config', 'explain', 'acme/entrance-cam', 'models.anpr', '--dir', 'reads'],
+      work,
+    );
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/models\.anpr\.confidenceThreshold\s+0\.7\s+camera-model\s+Camera\/entrance-cam\s+reads\/tenants\/acme\/sites\/hq\/cameras\.yaml:43/);
-    const json = JSON.parse((await vmsctl(['config', 'explain', 'lobby-cam', 'segment.durationSeconds', '-d', 'reads', '--json'], work)).stdout);
-    expect(json).toEqual([{ key: 'segment.durationSeconds', value: 5, layer: 'system', setBy: 'vmsctl defaults', at: '' }]);
+    expect(r.stdout).toMatch(
+      /models\.anpr\.confidenceThreshold\s+0\.7\s+camera-model\s+Camera\/entrance-cam\s+reads\/tenants\/acme\/sites\/hq\/cameras\.yaml:43/,
+    );
+    const json = JSON.parse(
+      (
+        await vmsctl(
+          ['config', 'explain', 'lobby-cam', 'segment.durationSeconds', '-d', 'reads', '--json'],
+          work,
+        )
+      ).stdout,
+    );
+    expect(json).toEqual([
+      {
+        key: 'segment.durationSeconds',
+        value: 5,
+        layer: 'system',
+        setBy: 'vmsctl defaults',
+        at: '',
+      },
+    ]);
     const missing = await vmsctl(['config', 'explain', 'ghost-cam', '-d', 'reads'], work);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('vmsctl get cameras');
@@ -142,9 +187,15 @@ describe('read commands', () => {
 
   it('get and describe read the fleet directory', async () => {
     const get = await vmsctl(['get', 'cameras', '-d', 'reads'], work);
-    expect(get.stdout.split('\n')[0]).toMatch(/^NAMESPACE\s+NAME\s+SITE\s+ZONE\s+RESOLUTION\s+PLACED ON$/);
-    expect(get.stdout).toMatch(/acme\s+lobby-cam\s+hq\s+main\/ground\/lobby\s+1920x1080\s+hq-edge-1/);
-    const models = JSON.parse((await vmsctl(['get', 'models', '-d', 'reads', '--json'], work)).stdout);
+    expect(get.stdout.split('\n')[0]).toMatch(
+      /^NAMESPACE\s+NAME\s+SITE\s+ZONE\s+RESOLUTION\s+PLACED ON$/,
+    );
+    expect(get.stdout).toMatch(
+      /acme\s+lobby-cam\s+hq\s+main\/ground\/lobby\s+1920x1080\s+hq-edge-1/,
+    );
+    const models = JSON.parse(
+      (await vmsctl(['get', 'models', '-d', 'reads', '--json'], work)).stdout,
+    );
     expect(models.items).toHaveLength(10);
     const describeCam = await vmsctl(['describe', 'camera/acme/storage-cam', '-d', 'reads'], work);
     expect(describeCam.stdout).toContain('Source: reads/tenants/acme/sites/hq/cameras.yaml:');
@@ -153,5 +204,99 @@ describe('read commands', () => {
     const unknown = await vmsctl(['get', 'widgets', '-d', 'reads'], work);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown kind "widgets"');
+  });
+});
+
+describe('vmsctl plan', () => {
+  const git = (cwd: string, ...args: string[]) =>
+    new Promise<string>((resolve, reject) =>
+      execFile(
+        'git',
+        ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args],
+        { cwd },
+        (err, out) => (err ? reject(err) : resolve(out)),
+      ),
+    );
+  let repo: string;
+  let camsFile: string;
+
+  beforeAll(async () => {
+    repo = path.join(work, 'repo');
+    await vmsctl(['init', 'repo/fleet'], work);
+    await git(repo, 'init', '-q', '-b', 'main');
+    await git(repo, 'add', '.');
+    await git(repo, 'commit', '-q', '-m', 'first');
+    camsFile = path.join(repo, 'fleet/tenants/acme/sites/hq/cameras.yaml');
+    const text = await readFile(camsFile, 'utf8');
+    const [entrance, lobby] = text.split('---\n');
+    // Second commit: change a field, delete storage-cam.
+    await writeFile(
+      camsFile,
+      `${entrance!.replace('bitrate: 4Mbps', 'bitrate: 6Mbps')}---\n${lobby}`,
+    );
+    await git(repo, 'commit', '-q', '-am', 'second');
+  });
+
+  it('shows the diff between two commits (exit 1)', async () => {
+    const r = await vmsctl(['plan', 'fleet', '--against', 'HEAD~1'], repo);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('~ update Camera/acme/entrance-cam');
+    expect(r.stdout).toContain('spec.streams.main.bitrate: "4Mbps" → "6Mbps"');
+    expect(r.stdout).toContain('- delete Camera/acme/storage-cam');
+    expect(r.stdout).toContain('Plan: 0 to create, 1 to update, 1 to delete.');
+  });
+
+  it('no changes against HEAD exits 0', async () => {
+    const r = await vmsctl(['plan', 'fleet'], repo);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('No changes');
+  });
+
+  it('markdown and json outputs for CI', async () => {
+    const md = await vmsctl(['plan', 'fleet', '--against', 'HEAD~1', '--output', 'markdown'], repo);
+    expect(md.code).toBe(1);
+    expect(md.stdout).toMatch(/^#+ /m);
+    expect(md.stdout).toContain('```diff');
+    const json = JSON.parse(
+      (await vmsctl(['plan', 'fleet', '--against', 'HEAD~1', '--json'], repo)).stdout,
+    );
+    expect(json.summary).toMatchObject({ create: 0, update: 1, delete: 1 });
+    expect(json.changes.map((c: { key: string }) => c.key)).toEqual([
+      'Camera/acme/entrance-cam',
+      'Camera/acme/storage-cam',
+    ]);
+  });
+
+  it('against a directory', async () => {
+    await vmsctl(['init', 'other'], work);
+    const r = await vmsctl(['plan', 'repo/fleet', '--against', 'other'], work);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('- delete Camera/acme/storage-cam');
+  });
+
+  it('a Git ref that does not exist exits 2 and says what to check', async () => {
+    const r = await vmsctl(['plan', 'fleet', '--against', 'no-such-branch'], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('git ref "no-such-branch" does not exist');
+  });
+
+  it('an invalid fleet plans nothing (exit 2) and changes nothing', async () => {
+    const before = await readFile(camsFile, 'utf8');
+    await writeFile(camsFile, before.replace('fps: 25', 'fps: [25'));
+    const status = await git(repo, 'status', '--porcelain');
+    const r = await vmsctl(['plan', 'fleet', '--against', 'HEAD~1'], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('YAML syntax');
+    expect(r.stderr).toContain('nothing was planned');
+    expect(r.stdout).toBe('');
+    expect(await git(repo, 'status', '--porcelain')).toBe(status);
+    await writeFile(camsFile, before);
+  });
+
+  it('outside a Git repository with a ref exits 2', async () => {
+    const r = await vmsctl(['plan', 'reads', '--against', 'HEAD'], work);
+    expect(r.code).toBe(2);
+    expect(r.stderr.toLowerCase()).toContain('git');
   });
 });

@@ -32,17 +32,36 @@ export function originPosition(o: Origin): SourcePosition | undefined {
 type Plain = Record<string, unknown>;
 const isPlain = (v: unknown): v is Plain => !!v && typeof v === 'object' && !Array.isArray(v);
 
+// structuredClone costs microseconds per call, which adds up over thousands of cameras;
+// manifests hold only JSON-like data, for which these copies are the same.
+/** Deep copy of plain data (objects, arrays, primitives), as structuredClone makes it. */
+function clonePlain(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(clonePlain);
+  if (isPlain(v) && Object.getPrototypeOf(v) === Object.prototype) {
+    const out: Plain = {};
+    for (const k of Object.keys(v)) out[k] = clonePlain(v[k]);
+    return out;
+  }
+  return cloneLeaf(v);
+}
+
+/** A leaf value as structuredClone copies it; primitives need no copy. */
+function cloneLeaf(v: unknown): unknown {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') ? structuredClone(v) : v;
+}
+
 /**
  * Resolves a camera's configuration: system → AIModel defaults → tenant → site → camera
  * → per-model settings on the camera, deep-merged, remembering which layer set each key.
  * The edge stack and controllers call this same function.
  */
 export function resolveCameraConfig(fleet: Fleet, camera: LoadedResource<Camera>): ResolvedConfig {
-  const value = structuredClone(SYSTEM_DEFAULTS) as EffectiveConfig;
+  const value = clonePlain(SYSTEM_DEFAULTS) as EffectiveConfig;
   value.models = {};
   const origins = new Map<string, Origin>();
   const setAll = (obj: Plain, prefix: string, origin: Origin) => {
-    for (const [k, v] of Object.entries(obj)) {
+    for (const k of Object.keys(obj)) {
+      const v = obj[k];
       const key = prefix ? `${prefix}.${k}` : k;
       if (isPlain(v)) setAll(v, key, origin);
       else origins.set(key, origin);
@@ -58,7 +77,8 @@ export function resolveCameraConfig(fleet: Fleet, camera: LoadedResource<Camera>
     srcPath: Path,
   ) => {
     if (!isPlain(overlay)) return;
-    for (const [k, v] of Object.entries(overlay)) {
+    for (const k of Object.keys(overlay)) {
+      const v = overlay[k];
       if (v === undefined) continue;
       const key = prefix ? `${prefix}.${k}` : k;
       const path = [...srcPath, k];
@@ -66,7 +86,7 @@ export function resolveCameraConfig(fleet: Fleet, camera: LoadedResource<Camera>
         if (!isPlain(target[k])) target[k] = {};
         merge(v, target[k] as Plain, key, origin, path);
       } else {
-        target[k] = structuredClone(v);
+        target[k] = cloneLeaf(v);
         origins.set(key, { ...origin, path });
       }
     }
@@ -110,10 +130,12 @@ export function resolveCameraConfig(fleet: Fleet, camera: LoadedResource<Camera>
   }
   const enabledNames = new Set(enabledModels.map((m) => m.name));
   // Layers may tune models the camera does not run; only enabled ones are part of its config.
-  const layerModels = (models: unknown): Plain | undefined =>
-    isPlain(models)
-      ? Object.fromEntries(Object.entries(models).filter(([k]) => enabledNames.has(k)))
-      : undefined;
+  const layerModels = (models: unknown): Plain | undefined => {
+    if (!isPlain(models)) return undefined;
+    const out: Plain = {};
+    for (const k of Object.keys(models)) if (enabledNames.has(k)) out[k] = models[k];
+    return out;
+  };
 
   const applyLayer = (
     layer: LayerName,

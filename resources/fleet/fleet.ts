@@ -1,4 +1,12 @@
-import type { AIModel, AnyResource, Camera, EdgeServer, KindName, Site, Tenant } from '../schema/kinds.js';
+import type {
+  AIModel,
+  AnyResource,
+  Camera,
+  EdgeServer,
+  KindName,
+  Site,
+  Tenant,
+} from '../schema/kinds.js';
 import type { LoadedResource } from '../manifest/load.js';
 
 type Loaded<R extends AnyResource> = LoadedResource<R>;
@@ -41,7 +49,9 @@ export class Fleet {
 
   /** Unique resources (first definition of each identity), in load order. */
   unique(): LoadedResource[] {
-    return [this.tenants, this.sites, this.edgeServers, this.models, this.cameras].flatMap((m) => [...m.values()]);
+    return [this.tenants, this.sites, this.edgeServers, this.models, this.cameras].flatMap((m) => [
+      ...m.values(),
+    ]);
   }
 
   /** Resources of one kind. */

@@ -29,10 +29,18 @@ export function scaffoldFleet(options: ScaffoldOptions = {}): FleetFile[] {
     metadata: { name: tenantName },
     spec: {
       displayName: 'Acme Corporation',
-      license: { cameraLimit: 25, validFrom: from, validUntil: until, models: MODEL_CATALOG.map((m) => m.name) },
+      license: {
+        cameraLimit: 25,
+        validFrom: from,
+        validUntil: until,
+        models: MODEL_CATALOG.map((m) => m.name),
+      },
       contacts: [{ name: 'Security Desk', email: 'security@acme.example', role: 'security' }],
       retention: { recordingsDays: 30, eventsDays: 180, clipsDays: 180 },
-      notifications: { minPriority: 'HIGH', channels: [{ type: 'email', target: 'security@acme.example' }] },
+      notifications: {
+        minPriority: 'HIGH',
+        channels: [{ type: 'email', target: 'security@acme.example' }],
+      },
     },
   };
   const site: Site = {
@@ -48,7 +56,14 @@ export function scaffoldFleet(options: ScaffoldOptions = {}): FleetFile[] {
           name: 'main',
           displayName: 'Main building',
           floors: [
-            { name: 'ground', level: 0, zones: [{ name: 'entrance', type: 'entrance' }, { name: 'lobby', type: 'indoor' }] },
+            {
+              name: 'ground',
+              level: 0,
+              zones: [
+                { name: 'entrance', type: 'entrance' },
+                { name: 'lobby', type: 'indoor' },
+              ],
+            },
             { name: 'basement', level: -1, zones: [{ name: 'storage', type: 'restricted' }] },
           ],
         },
@@ -61,15 +76,28 @@ export function scaffoldFleet(options: ScaffoldOptions = {}): FleetFile[] {
   const edge: EdgeServer = {
     apiVersion: API_GROUP_VERSION,
     kind: 'EdgeServer',
-    metadata: { ...meta(`${siteName}-edge-1`), labels: { 'vmsctl.io/site': siteName, 'vmsctl.io/gpu': 'nvidia-t4' } },
+    metadata: {
+      ...meta(`${siteName}-edge-1`),
+      labels: { 'vmsctl.io/site': siteName, 'vmsctl.io/gpu': 'nvidia-t4' },
+    },
     spec: {
       site: siteName,
-      hardware: { cpuCores: 16, memory: '64Gi', storage: '8Ti', gpus: [{ model: 'nvidia-t4', count: 1, memory: '16Gi' }] },
+      hardware: {
+        cpuCores: 16,
+        memory: '64Gi',
+        storage: '8Ti',
+        gpus: [{ model: 'nvidia-t4', count: 1, memory: '16Gi' }],
+      },
       cluster: { distribution: 'k3s' },
       registration: { tokenSecretRef: { name: `${siteName}-edge-1-token` } },
     },
   };
-  const camera = (name: string, zone: string, spec: Omit<Camera['spec'], 'site' | 'zone' | 'source' | 'auth'>, host: string): Camera => ({
+  const camera = (
+    name: string,
+    zone: string,
+    spec: Omit<Camera['spec'], 'site' | 'zone' | 'source' | 'auth'>,
+    host: string,
+  ): Camera => ({
     apiVersion: API_GROUP_VERSION,
     kind: 'Camera',
     metadata: { ...meta(name), labels: { 'vmsctl.io/zone': zone.split('/')[2]! } },
@@ -88,13 +116,35 @@ export function scaffoldFleet(options: ScaffoldOptions = {}): FleetFile[] {
       {
         streams: {
           main: { codec: 'H264', resolution: '1920x1080', fps: 25, bitrate: '4Mbps' },
-          sub: { codec: 'H264', resolution: '640x360', fps: 15, bitrate: '512Kbps', path: '/Streaming/Channels/102' },
+          sub: {
+            codec: 'H264',
+            resolution: '640x360',
+            fps: 15,
+            bitrate: '512Kbps',
+            path: '/Streaming/Channels/102',
+          },
         },
         recording: { mode: 'continuous' },
         models: [
-          { name: 'intrusion-detection', roi: [{ name: 'door', points: [[0.3, 0.2], [0.7, 0.2], [0.7, 0.9], [0.3, 0.9]] }] },
+          {
+            name: 'intrusion-detection',
+            roi: [
+              {
+                name: 'door',
+                points: [
+                  [0.3, 0.2],
+                  [0.7, 0.2],
+                  [0.7, 0.9],
+                  [0.3, 0.9],
+                ],
+              },
+            ],
+          },
           { name: 'anpr', confidenceThreshold: 0.7 },
-          { name: 'tailgating', tripwires: [{ name: 'threshold', from: [0.2, 0.8], to: [0.8, 0.8], direction: 'in' }] },
+          {
+            name: 'tailgating',
+            tripwires: [{ name: 'threshold', from: [0.2, 0.8], to: [0.8, 0.8], direction: 'in' }],
+          },
           { name: 'camera-tampering' },
         ],
         tags: ['perimeter'],
@@ -129,11 +179,18 @@ export function scaffoldFleet(options: ScaffoldOptions = {}): FleetFile[] {
       'main/basement/storage',
       {
         streams: { main: { codec: 'H264', resolution: '1280x720', fps: 15, bitrate: '2Mbps' } },
-        recording: { mode: 'schedule', schedule: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '18:00', end: '24:00' }] },
+        recording: {
+          mode: 'schedule',
+          schedule: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '18:00', end: '24:00' }],
+        },
         retention: { recordingsDays: 14 },
         // Missing-object detection compares 10 s windows, so this camera uses longer segments.
         configuration: { segment: { durationSeconds: 10, overlapSeconds: 2 } },
-        models: [{ name: 'missing-object-detection' }, { name: 'advanced-motion-detection' }, { name: 'fire-smoke-detection' }],
+        models: [
+          { name: 'missing-object-detection' },
+          { name: 'advanced-motion-detection' },
+          { name: 'fire-smoke-detection' },
+        ],
       },
       '10.0.10.13',
     ),
@@ -149,7 +206,10 @@ export function scaffoldFleet(options: ScaffoldOptions = {}): FleetFile[] {
     { path: `${base}/sites/${siteName}/cameras.yaml`, text: toYaml(cameras) },
     ...catalogManifests().map((m) => ({
       path: `models/${m.metadata.name}.yaml`,
-      text: toYaml([m], 'Built-in model from the vmsctl catalog; edit to tune fleet-wide defaults.'),
+      text: toYaml(
+        [m],
+        'Built-in model from the vmsctl catalog; edit to tune fleet-wide defaults.',
+      ),
     })),
   ];
   return files;

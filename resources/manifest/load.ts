@@ -5,7 +5,7 @@ import { fieldPath } from '../diagnostics.js';
 import { API_GROUP, API_GROUP_VERSION } from '../schema/common.js';
 import { findKind, KINDS, resourceKey, type AnyResource, type KindName } from '../schema/kinds.js';
 import { findInlineSecrets } from './redact.js';
-import { validateAgainstSchema } from './schema-validator.js';
+import { prepareSchemaValidators, validateAgainstSchema } from './schema-validator.js';
 import { SourceFile, type Path } from './source-file.js';
 
 /** A file of a fleet, from disk or from a Git tree. */
@@ -254,7 +254,10 @@ function loadDocument(
 
 /** Reads and parses a fleet directory in one step. */
 export async function loadFleetDir(dir: string): Promise<LoadResult> {
-  const { files, diagnostics } = await readFleetDir(dir);
+  const reading = readFleetDir(dir);
+  // Compiling the schemas takes a while on a cold start; do it while the files are read.
+  prepareSchemaValidators();
+  const { files, diagnostics } = await reading;
   const result = parseFleetFiles(files);
   return { ...result, diagnostics: [...diagnostics, ...result.diagnostics] };
 }

@@ -18,18 +18,32 @@ export interface InlineSecret {
  */
 export function findInlineSecrets(value: unknown, path: (string | number)[] = []): InlineSecret[] {
   const found: InlineSecret[] = [];
+  // One mutable path for the whole walk, copied only where something is found: manifests
+  // are scanned on every load and nearly all of them are clean.
+  walkSecrets(value, [...path], found);
+  return found;
+}
+
+function walkSecrets(value: unknown, path: (string | number)[], found: InlineSecret[]): void {
   if (typeof value === 'string') {
-    if (URL_USERINFO.test(value)) found.push({ path, reason: 'URL contains credentials' });
+    if (URL_USERINFO.test(value))
+      found.push({ path: [...path], reason: 'URL contains credentials' });
   } else if (Array.isArray(value)) {
-    value.forEach((v, i) => found.push(...findInlineSecrets(v, [...path, i])));
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      walkSecrets(value[i], path, found);
+      path.pop();
+    }
   } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
+    for (const k of Object.keys(value)) {
+      const v = (value as Record<string, unknown>)[k];
+      path.push(k);
       if (SECRET_KEY.test(k) && v !== null && typeof v !== 'object') {
-        found.push({ path: [...path, k], reason: `inline credential "${k}"` });
+        found.push({ path: [...path], reason: `inline credential "${k}"` });
       } else {
-        found.push(...findInlineSecrets(v, [...path, k]));
+        walkSecrets(v, path, found);
       }
+      path.pop();
     }
   }
-  return found;
 }

@@ -76,7 +76,7 @@ describe('bad input', () => {
   });
 
   it('missing required fields point at the parent', () => {
-    const files = editFile(exampleFiles(), PATHS.edges, /  site: hq\n/, '');
+    const files = editFile(exampleFiles(), PATHS.edges, / {2}site: hq\n/, '');
     const d = only(check(files), 'schema');
     expect(d).toMatchObject({ kind: 'EdgeServer', field: 'spec.site' });
     expect(d.message).toBe('missing required field "site"');

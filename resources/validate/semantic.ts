@@ -24,6 +24,23 @@ export interface ValidationResult {
 
 const DAY_MS = 86_400_000;
 
+// Building an Intl.DateTimeFormat is slow and a fleet repeats a few dozen zones over hundreds
+// of sites; whether a zone name is valid does not change while the process runs.
+const timeZoneValidity = new Map<string, boolean>();
+function isTimeZone(name: string): boolean {
+  let valid = timeZoneValidity.get(name);
+  if (valid === undefined) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: name });
+      valid = true;
+    } catch {
+      valid = false;
+    }
+    timeZoneValidity.set(name, valid);
+  }
+  return valid;
+}
+
 /** Cross-file checks on a loaded fleet: references, names, license, compatibility, capacity. */
 export function validateFleet(loaded: LoadResult, options: ValidateOptions = {}): ValidationResult {
   const fleet = new Fleet(loaded.resources);
@@ -80,9 +97,7 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
 
   for (const s of fleet.sites.values()) {
     tenantOf(s);
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: s.resource.spec.timezone });
-    } catch {
+    if (!isTimeZone(s.resource.spec.timezone)) {
       error(
         s,
         ['spec', 'timezone'],

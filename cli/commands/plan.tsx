@@ -1,0 +1,117 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Flags } from '@oclif/core';
+import {
+  formatDiagnostic,
+  gitFleetLocation,
+  hasErrors,
+  loadFleetDir,
+  parseFleetFiles,
+  planFleet,
+  planToJson,
+  readGitFleet,
+  renderPlanMarkdown,
+  renderPlanText,
+  type LoadResult,
+} from '../../resources/index.js';
+import { EXIT, VmsCommand } from '../base-command.js';
+import { dirArg, InputError, loadValidatedFleet, nowFlag } from '../fleet-input.js';
+import { DiffView } from '../render/views.js';
+
+export default class Plan extends VmsCommand {
+  static override summary = 'Show what a fleet changes against a Git ref or another directory.';
+  static override description =
+    'Creates, field-level updates and deletes per resource, in dependency order (tenants, sites, edge servers, models, cameras; deletes in reverse). Exit codes follow `flux diff`: 0 no changes, 1 changes, 2 error. The desired fleet must validate; an invalid fleet plans nothing.';
+  static override examples = [
+    '<%= config.bin %> plan fleet',
+    '<%= config.bin %> plan fleet --against origin/main --output markdown > plan.md',
+    '<%= config.bin %> plan fleet --against ../fleet-prod --output json',
+  ];
+  static override args = { dir: dirArg };
+  static override flags = {
+    against: Flags.string({
+      description: 'Git ref (branch, tag, commit) or directory to compare with.',
+      default: 'HEAD',
+    }),
+    output: Flags.string({
+      char: 'o',
+      description: 'Output format.',
+      options: ['text', 'markdown', 'json'],
+      default: 'text',
+    }),
+    now: nowFlag,
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Plan);
+    const output = flags.json ? 'json' : flags.output;
+    let desired: LoadResult;
+    let current: LoadResult;
+    let against: string;
+    try {
+      const result = await loadValidatedFleet(args.dir, flags.now);
+      if (hasErrors(result.diagnostics)) {
+        process.stderr.write(
+          `${result.diagnostics
+            .filter((d) => d.severity === 'error')
+            .map(formatDiagnostic)
+            .join('\n')}\n`,
+        );
+        throw new InputError(
+          `the fleet in "${args.dir}" has errors; nothing was planned`,
+          `Fix them (vmsctl validate ${args.dir}) and plan again.`,
+        );
+      }
+      desired = { resources: result.fleet.unique(), diagnostics: [], failed: new Set() };
+      ({ current, against } = await loadBaseline(args.dir, flags.against));
+    } catch (err) {
+      if (err instanceof InputError) this.fail(err.message, err.next);
+      if (err instanceof Error) this.fail(err.message);
+      throw err;
+    }
+    const plan = planFleet(desired.resources, current.resources);
+    const changed = plan.changes.length > 0;
+    if (output === 'json') {
+      process.stdout.write(`${JSON.stringify({ against, ...planToJson(plan) }, null, 2)}\n`);
+    } else if (output === 'markdown') {
+      process.stdout.write(`${renderPlanMarkdown(plan, { against })}\n`);
+    } else {
+      const text = renderPlanText(plan, { against });
+      await this.emit({
+        json: false,
+        data: null,
+        view: () => <DiffView text={text} />,
+        text: () => text,
+      });
+    }
+    this.setExit(changed ? EXIT.findings : EXIT.ok);
+  }
+}
+
+/** The state to compare with: a directory if one exists at `against`, else a Git ref. */
+async function loadBaseline(
+  dir: string,
+  against: string,
+): Promise<{ current: LoadResult; against: string }> {
+  const asDir = await stat(against).catch(() => undefined);
+  if (asDir?.isDirectory()) {
+    const current = await loadFleetDir(against);
+    warnUnreadable(current, against);
+    return { current, against: path.relative(process.cwd(), path.resolve(against)) || '.' };
+  }
+  const location = await gitFleetLocation(dir);
+  const { files, revision } = await readGitFleet(location.repoRoot, against, location.prefix);
+  const current = parseFleetFiles(files);
+  warnUnreadable(current, `${against} (${revision.slice(0, 12)})`);
+  return { current, against: `${against} (${revision.slice(0, 12)})` };
+}
+
+/** Baseline documents that do not load are left out of the plan; say so rather than hide it. */
+function warnUnreadable(current: LoadResult, label: string) {
+  const errors = current.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) {
+    process.stderr.write(
+      `warning: ${errors.length} problem(s) in ${label}; resources that do not load there count as new:\n${errors.slice(0, 5).map(formatDiagnostic).join('\n')}\n`,
+    );
+  }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Prepares a fresh machine for vmsctl: system packages, npm packages, a build.
+# Safe to re-run; installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v git >/dev/null || need_apt+=(git)
+command -v go >/dev/null || need_apt+=(golang-go)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: please install: ${need_apt[*]} (needs root)" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "bootstrap: Node.js 20 or newer is required (found $(node --version))" >&2
+  exit 1
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build >/dev/null
+echo "bootstrap: ready ($(./bin/run.js --version))"
