@@ -23,3 +23,4 @@ export * from './validate/semantic.js';
 export * from './fleet/scaffold.js';
 export { toYaml } from './manifest/write.js';
 export * from './plan/index.js';
+export * from './fleet/generate.js';

@@ -300,3 +300,23 @@ describe('vmsctl plan', () => {
     expect(r.stderr.toLowerCase()).toContain('git');
   });
 });
+
+describe('vmsctl fleet generate', () => {
+  it('writes a fleet that validates, and refuses a non-empty directory', async () => {
+    const r = await vmsctl(
+      ['fleet', 'generate', 'gen', '--sites', '5', '--cameras', '40', '--seed', '3'],
+      work,
+    );
+    expect(r.code).toBe(0);
+    const v = await vmsctl(['validate', 'gen', '--json'], work);
+    expect(JSON.parse(v.stdout)).toMatchObject({ valid: true, errors: 0 });
+    const cams = JSON.parse((await vmsctl(['get', 'cameras', '-d', 'gen', '--json'], work)).stdout);
+    expect(cams.items).toHaveLength(40);
+    const again = await vmsctl(
+      ['fleet', 'generate', 'gen', '--sites', '5', '--cameras', '40'],
+      work,
+    );
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('not empty');
+  });
+});

@@ -308,7 +308,9 @@ export function generateFleet(options: GenerateOptions): FleetFile[] {
     siteCount < 2 ? 0 : Math.max(1, Math.round((siteCount * 110) / 690));
   const kinds = rng.shuffle(Array.from({ length: siteCount }, (_, i) => i < largeCount));
   const weights = kinds.map((large) => (large ? rng.int(25, 31) : rng.int(4, 6)));
-  const perSite = apportion(cameraCount, weights);
+  // Every site gets a camera when there are enough; the rest follow the weights.
+  const floor = cameraCount >= siteCount ? 1 : 0;
+  const perSite = apportion(cameraCount - floor * siteCount, weights).map((n) => n + floor);
 
   const plans: SitePlan[] = [];
   let branchNo = 0;

@@ -33,11 +33,6 @@ function compiled(): Map<KindName, ValidateFunction> {
   return validators;
 }
 
-/** Compiles the validators now (they are otherwise compiled on first use), e.g. while files load. */
-export function prepareSchemaValidators(): void {
-  compiled();
-}
-
 /** Validates one document against its kind's schema; returns issues with field paths. */
 export function validateAgainstSchema(kind: KindName, value: unknown): SchemaIssue[] {
   const validate = compiled().get(kind)!;
