@@ -19,7 +19,7 @@ function artifacts(): Map<string, string> {
   for (const def of KINDS) {
     out.set(
       `manifests/crds/${def.plural}.vmsctl.io.yaml`,
-      HEADER + stringify(toCrd(def), { lineWidth: 0 }),
+      HEADER + stringify(toCrd(def), { lineWidth: 0, aliasDuplicateObjects: false }),
     );
     out.set(
       `schemas/${def.kind.toLowerCase()}.json`,

@@ -82,31 +82,31 @@ func main() {
 	}
 }
 
-// documents splits a multi-document YAML file into JSON documents; empty
-// documents are returned as nil so that indexes stay those of the file.
-func documents(file string) ([][]byte, error) {
+// eachDocument calls fn with the JSON of every non-empty document of a
+// (multi-document) YAML file and its 0-based index; it reports read errors.
+func eachDocument(file string, fn func(i int, doc []byte)) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, err
+		report("%s: %v", file, err)
+		return
 	}
 	defer f.Close()
-	var docs [][]byte
 	r := utilyaml.NewYAMLReader(bufio.NewReader(f))
-	for {
+	for i := 0; ; i++ {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			return docs, nil
+			return
 		} else if err != nil {
-			return nil, err
+			report("%s#%d: %v", file, i, err)
+			return
 		}
+		// Strict like kubectl: duplicate keys are errors.
 		j, err := yaml.YAMLToJSONStrict(doc)
 		if err != nil {
-			return nil, fmt.Errorf("document %d: %w", len(docs), err)
+			report("%s#%d: %v", file, i, err)
+		} else if j = bytes.TrimSpace(j); !bytes.Equal(j, []byte("null")) {
+			fn(i, j)
 		}
-		if j = bytes.TrimSpace(j); bytes.Equal(j, []byte("null")) {
-			j = nil
-		}
-		docs = append(docs, j)
 	}
 }
 
@@ -129,30 +129,24 @@ func decodeCRD(doc []byte) (*apiextensionsv1.CustomResourceDefinition, *apiexten
 }
 
 func checkCRDFile(file string) {
-	docs, err := documents(file)
-	if err != nil {
-		report("%s: %v", file, err)
-		return
-	}
-	for i, doc := range docs {
-		if doc == nil {
-			continue
-		}
-		where := file
-		if len(docs) > 1 {
+	eachDocument(file, func(i int, doc []byte) {
+		where := file // file: field: message; file#i for later documents
+		if i > 0 {
 			where = fmt.Sprintf("%s#%d", file, i)
 		}
 		_, crd, err := decodeCRD(doc)
-		if err != nil {
-			report("%s: %v", where, err)
-			if crd == nil {
-				continue
+		if strict, ok := runtime.AsStrictDecodingError(err); ok {
+			for _, e := range strict.Errors() {
+				report("%s: %v", where, e)
 			}
+		} else if err != nil {
+			report("%s: %v", where, err)
+			return
 		}
 		for _, e := range crdvalidation.ValidateCustomResourceDefinition(context.Background(), crd) {
 			report("%s: %s: %s", where, e.Field, e.ErrorBody())
 		}
-	}
+	})
 }
 
 // version is what the apiserver builds per served CRD version.
@@ -170,15 +164,7 @@ func loadCRDs(dir string) map[schema.GroupVersionKind]version {
 	}
 	out := map[schema.GroupVersionKind]version{}
 	for _, file := range files {
-		docs, err := documents(file)
-		if err != nil {
-			report("%s: %v", file, err)
-			continue
-		}
-		for i, doc := range docs {
-			if doc == nil {
-				continue
-			}
+		eachDocument(file, func(i int, doc []byte) {
 			crd, internal, err := decodeCRD(doc)
 			if err == nil {
 				err = addCRD(out, crd, internal)
@@ -186,7 +172,7 @@ func loadCRDs(dir string) map[schema.GroupVersionKind]version {
 			if err != nil {
 				report("%s#%d: cannot use CRD: %v", file, i, err)
 			}
-		}
+		})
 	}
 	return out
 }
@@ -231,36 +217,29 @@ func addCRD(out map[schema.GroupVersionKind]version, crd *apiextensionsv1.Custom
 }
 
 func checkResourceFile(file string, crds map[schema.GroupVersionKind]version) {
-	docs, err := documents(file)
-	if err != nil {
-		report("%s: %v", file, err)
-		return
-	}
-	for i, doc := range docs {
-		if doc == nil {
-			continue
-		}
+	eachDocument(file, func(i int, doc []byte) {
 		u := &unstructured.Unstructured{}
 		if err := u.UnmarshalJSON(doc); err != nil {
 			report("%s#%d: %v", file, i, err)
-			continue
+			return
 		}
 		where := fmt.Sprintf("%s#%d %s/%s", file, i, u.GetKind(), u.GetName())
 		v, ok := crds[u.GroupVersionKind()]
 		if !ok {
 			report("%s: apiVersion: no served CRD version for %s", where, u.GroupVersionKind())
-			continue
+			return
 		}
 		for _, msg := range checkResource(u, v) {
 			report("%s: %s", where, msg)
 		}
-	}
+	})
 }
 
 // checkResource follows kube-apiserver's create path for a custom resource:
 // decode with pruning (unknown fields are errors under kubectl's default
 // --validate=strict), defaulting, then the registry strategy's validation
-// (type meta, object meta, OpenAPI schema, embedded resources, list types, CEL).
+// (object meta, OpenAPI schema, embedded resources, list types, CEL). Unlike
+// a create through the main endpoint, .status is kept and validated too.
 func checkResource(u *unstructured.Unstructured, v version) []string {
 	var out []string
 	unknown := func(paths []string) {
@@ -318,11 +297,14 @@ func validate(u *unstructured.Unstructured, v version) field.ErrorList {
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u.Object, v.validator)...)
 	errs = append(errs, schemaobjectmeta.Validate(ctx, nil, u.Object, v.structural, false)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u.Object)...)
+	if v.cel == nil { // no x-kubernetes-validations rules
+		return errs
+	}
 	for _, e := range errs {
 		switch e.Type {
 		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
 			// The apiserver skips CEL rules on such errors.
-			return append(errs, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
+			return append(errs, field.Invalid(field.NewPath("<root>"), nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
 		}
 	}
 	celErrs, _ := v.cel.Validate(ctx, nil, v.structural, u.Object, nil, celconfig.RuntimeCELCostBudget)
