@@ -21,14 +21,12 @@ const unsupported = new Unsupported('outside the block-YAML subset');
 // eslint-disable-next-line no-control-regex
 const AWKWARD_CHARS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff]/;
 
-// A plain implicit key followed by ":" and a space or the end of the line. Narrower than
-// YAML allows (no spaces or quotes in keys): anything else falls back to the full parser.
-const KEY = /([A-Za-z0-9_][A-Za-z0-9_./-]*):(?: +|$)/y;
 const MAX_KEY_LENGTH = 1000; // `yaml` rejects implicit keys longer than 1024 characters.
 
 const SPACE = 32;
 const DASH = 45;
 const HASH = 35;
+const COLON = 58;
 
 /** One document's content lines: comments and blank lines removed. */
 interface Lines {
@@ -87,22 +85,48 @@ export function readBlockYaml(text: string): unknown[] | undefined {
 }
 
 function readDocument(lines: Lines): unknown {
-  if (lines.indent[0] !== 0 || keyAt(lines.text[0]!, 0) === undefined) throw unsupported;
+  if (lines.indent[0] !== 0 || keyAt(lines.text[0]!, 0) < 0) throw unsupported;
   const reader = new BlockReader(lines);
   const value = reader.map(0);
   if (reader.line !== lines.text.length) throw unsupported;
   return value;
 }
 
-/** Position of the key's end and of its value, if a plain key starts at `col`. */
-function keyAt(line: string, col: number): { key: string; valueAt: number } | undefined {
-  KEY.lastIndex = col;
-  const m = KEY.exec(line);
-  if (!m) return undefined;
-  const key = m[1]!;
-  if (key.length > MAX_KEY_LENGTH || key === '__proto__' || typeof plainScalar(key) !== 'string')
-    throw unsupported;
-  return { key, valueAt: KEY.lastIndex };
+/** Key found by the last successful `keyAt`. */
+let foundKey = '';
+/** Keys already checked to read as strings (fleets repeat a few dozen keys thousands of times). */
+const stringKeys = new Set<string>();
+
+/**
+ * Where the value starts if a plain key followed by ":" and a space or the end of the line
+ * starts at `col` (the key is left in `foundKey`); -1 if there is none. Keys are narrower
+ * than YAML allows (letters, digits and `_./-`, no quotes or spaces): others fall back.
+ */
+function keyAt(line: string, col: number): number {
+  const first = line.charCodeAt(col);
+  if (!isKeyStart(first)) return -1;
+  let i = col + 1;
+  while (isKeyChar(line.charCodeAt(i))) i++;
+  if (line.charCodeAt(i) !== COLON) return -1;
+  let valueAt = i + 1;
+  if (valueAt < line.length && line.charCodeAt(valueAt) !== SPACE) return -1;
+  while (line.charCodeAt(valueAt) === SPACE) valueAt++;
+  const key = line.slice(col, i);
+  if (!stringKeys.has(key)) {
+    if (key.length > MAX_KEY_LENGTH || key === '__proto__' || typeof plainScalar(key) !== 'string')
+      throw unsupported;
+    stringKeys.add(key);
+  }
+  foundKey = key;
+  return valueAt;
+}
+
+function isKeyStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95; // a-z A-Z 0-9 _
+}
+
+function isKeyChar(c: number): boolean {
+  return isKeyStart(c) || c === 46 || c === 47 || c === 45; // . / -
 }
 
 /** Whether a block sequence entry ("-" then a space or the end) starts at `col`. */
@@ -129,13 +153,14 @@ class BlockReader {
       const text = this.lines.text[this.line]!;
       if (!first && this.lines.indent[this.line] !== col) throw unsupported;
       first = false;
-      const k = keyAt(text, col);
-      if (!k) throw unsupported;
-      if (Object.hasOwn(out, k.key)) throw unsupported; // `yaml` reports duplicate keys.
-      out[k.key] =
-        k.valueAt >= text.length || text.charCodeAt(k.valueAt) === HASH
+      const valueAt = keyAt(text, col);
+      if (valueAt < 0) throw unsupported;
+      const key = foundKey;
+      if (Object.hasOwn(out, key)) throw unsupported; // `yaml` reports duplicate keys.
+      out[key] =
+        valueAt >= text.length || text.charCodeAt(valueAt) === HASH
           ? this.nested(col, true)
-          : this.inlineScalar(text, k.valueAt);
+          : this.inlineScalar(text, valueAt);
       if (this.done) return out;
       const indent = this.lines.indent[this.line]!;
       if (indent < col) return out;
@@ -177,7 +202,7 @@ class BlockReader {
     const text = this.lines.text[this.line]!;
     if (indent > ownerCol) {
       if (dashAt(text, indent)) return this.seq(indent);
-      if (keyAt(text, indent)) return this.map(indent);
+      if (keyAt(text, indent) >= 0) return this.map(indent);
       throw unsupported; // a scalar on its own line
     }
     if (underKey && indent === ownerCol && dashAt(text, indent)) return this.seq(indent);
@@ -187,7 +212,7 @@ class BlockReader {
   /** Content that starts on the line of a "- ": a nested sequence, a mapping or a scalar. */
   private inline(text: string, at: number): unknown {
     if (dashAt(text, at)) return this.seq(at);
-    if (keyAt(text, at)) return this.map(at);
+    if (keyAt(text, at) >= 0) return this.map(at);
     return this.inlineScalar(text, at);
   }
 
@@ -279,18 +304,14 @@ const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 /** Value of a plain scalar under the core schema. */
 function plainScalar(s: string): unknown {
   const c = s.charCodeAt(0);
-  // Most scalars start with a letter that no non-string form can start with.
-  const maybeOther =
-    !((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) ||
-    c === 110 /* n */ ||
-    c === 78 /* N */ ||
-    c === 116 /* t */ ||
-    c === 84 /* T */ ||
-    c === 102 /* f */ ||
-    c === 70; /* F */
-  if (!maybeOther) return s;
+  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) {
+    // Of the non-string forms only null and the booleans start with a letter.
+    if (c === 110 /* n */ || c === 78 /* N */) return NULL.test(s) ? null : s;
+    if (c === 116 /* t */ || c === 84 /* T */ || c === 102 /* f */ || c === 70 /* F */)
+      return BOOL.test(s) ? c === 116 || c === 84 : s;
+    return s;
+  }
   if (NULL.test(s)) return null;
-  if (BOOL.test(s)) return s[0] === 't' || s[0] === 'T';
   if (INT_OCT.test(s)) return parseInt(s.substring(2), 8);
   if (INT.test(s)) return parseInt(s, 10);
   if (INT_HEX.test(s)) return parseInt(s.substring(2), 16);

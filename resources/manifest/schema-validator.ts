@@ -20,7 +20,15 @@ let validators: Map<KindName, ValidateFunction> | undefined;
 
 function compiled(): Map<KindName, ValidateFunction> {
   if (!validators) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTuples: false });
+    const ajv = new Ajv({
+      allErrors: true,
+      verbose: true,
+      strict: true,
+      strictTuples: false,
+      // Every `vmsctl` run compiles the schemas once; ajv's code optimizer costs ~40% of that
+      // compile and saves far less at validation time. The checks themselves are the same.
+      code: { optimize: false },
+    });
     addFormats(ajv, ['date', 'date-time', 'email', 'uri']);
     // Kubernetes schema extensions carried by the schemas for the CRD generator.
     ajv.addVocabulary([
