@@ -1,6 +1,7 @@
 import { Command, Flags } from '@oclif/core';
 import { render } from 'ink';
 import type { ReactElement } from 'react';
+import { InputError } from './input-error.js';
 
 const MAX_INK_LINES = 400;
 
@@ -54,6 +55,17 @@ export abstract class VmsCommand extends Command {
   /** Sets the process exit code; output already written is kept. */
   protected setExit(code: number): void {
     process.exitCode = code;
+  }
+
+  /**
+   * Input problems end with exit 2 and a next step; so does anything unexpected (the stack
+   * is printed with DEBUG=vmsctl), so scripts can tell "found problems" (1) from "failed" (2).
+   */
+  protected override async catch(err: Error & { oclif?: unknown }): Promise<never> {
+    if (err instanceof InputError) this.fail(err.message, (err as InputError).next);
+    if (err.oclif) throw err;
+    if (process.env.DEBUG?.includes('vmsctl')) process.stderr.write(`${err.stack}\n`);
+    this.fail(err.message);
   }
 
   /** Stops with a message that says what is wrong and what to do next. */

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
+import { InputError } from './input-error.js';
 import { loadFleetDir, validateFleet, type ValidationResult } from '../resources/index.js';
 
 /** The `[dir]` argument every fleet-reading command takes. */
@@ -24,15 +25,7 @@ export const nowFlag = Flags.string({
   env: 'VMSCTL_NOW',
 });
 
-/** Thrown for input problems that stop a command before it produces anything. */
-export class InputError extends Error {
-  constructor(
-    message: string,
-    readonly next?: string,
-  ) {
-    super(message);
-  }
-}
+export { InputError };
 
 /** Parses `--now` into a Date, rejecting malformed values. */
 export function parseNow(now: string | undefined): Date | undefined {

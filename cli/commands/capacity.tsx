@@ -3,12 +3,11 @@ import { Box, Text } from 'ink';
 import {
   formatBytes,
   utilizationLevel,
-  type CapacityReport,
   type EdgeLoad,
   type SiteLoad,
 } from '../../resources/index.js';
 import { EXIT, VmsCommand } from '../base-command.js';
-import { dirArg, InputError, loadValidatedFleet, nowFlag } from '../fleet-input.js';
+import { dirArg, loadValidatedFleet, nowFlag } from '../fleet-input.js';
 import { formatTable, type Column } from '../render/table.js';
 import { TableView } from '../render/views.js';
 
@@ -95,13 +94,7 @@ export default class Capacity extends VmsCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Capacity);
-    let report: CapacityReport;
-    try {
-      report = (await loadValidatedFleet(args.dir, flags.now)).capacity;
-    } catch (err) {
-      if (err instanceof InputError) this.fail(err.message, err.next);
-      throw err;
-    }
+    const report = (await loadValidatedFleet(args.dir, flags.now)).capacity;
     const suggested = report.placements.filter((p) => !p.pinned);
     const placementColumns: Column<(typeof suggested)[number]>[] = [
       { header: 'CAMERA', get: (p) => p.camera.replace(/^Camera\//, '') },

@@ -9,7 +9,7 @@ import {
   type ValidationResult,
 } from '../../resources/index.js';
 import { VmsCommand } from '../base-command.js';
-import { dirFlag, displayPath, InputError, loadValidatedFleet, nowFlag } from '../fleet-input.js';
+import { dirFlag, displayPath, loadValidatedFleet, nowFlag } from '../fleet-input.js';
 import { DiffView } from '../render/views.js';
 
 interface Section {
@@ -40,13 +40,7 @@ export default class Describe extends VmsCommand {
         `For example: vmsctl describe camera/acme/entrance-cam (kinds: ${KINDS.map((k) => k.singular).join(', ')})`,
       );
     }
-    let result: ValidationResult;
-    try {
-      result = await loadValidatedFleet(flags.dir, flags.now);
-    } catch (err) {
-      if (err instanceof InputError) this.fail(err.message, err.next);
-      throw err;
-    }
+    const result = await loadValidatedFleet(flags.dir, flags.now);
     const matches = result.fleet.find(def.kind, rest.join('/'));
     if (matches.length !== 1) {
       this.fail(

@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { KINDS, findKind, type LoadedResource, type PrinterColumn } from '../../resources/index.js';
 import { VmsCommand } from '../base-command.js';
-import { dirFlag, InputError, loadValidatedFleet, nowFlag } from '../fleet-input.js';
+import { dirFlag, loadValidatedFleet, nowFlag } from '../fleet-input.js';
 import { formatTable, type Column } from '../render/table.js';
 import { TableView } from '../render/views.js';
 
@@ -41,18 +41,11 @@ export default class Get extends VmsCommand {
         `unknown kind "${args.kind}"`,
         `Use one of: ${KINDS.map((k) => k.plural).join(', ')}.`,
       );
-    let items: LoadedResource[];
-    let placement = new Map<string, string>();
-    try {
-      const result = await loadValidatedFleet(flags.dir, flags.now);
-      items = result.fleet.ofKind(def.kind);
-      placement = new Map(
-        result.capacity.placements.map((p) => [p.camera, p.edge.split('/').pop()!]),
-      );
-    } catch (err) {
-      if (err instanceof InputError) this.fail(err.message, err.next);
-      throw err;
-    }
+    const result = await loadValidatedFleet(flags.dir, flags.now);
+    const items = result.fleet.ofKind(def.kind);
+    const placement = new Map(
+      result.capacity.placements.map((p) => [p.camera, p.edge.split('/').pop()!]),
+    );
     const columns: Column<LoadedResource>[] = [
       ...(def.scope === 'Namespaced'
         ? [{ header: 'NAMESPACE', get: (r: LoadedResource) => r.resource.metadata.namespace }]

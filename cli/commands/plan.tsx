@@ -45,31 +45,21 @@ export default class Plan extends VmsCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Plan);
     const output = flags.json ? 'json' : flags.output;
-    let desired: LoadResult;
-    let current: LoadResult;
-    let against: string;
-    try {
-      const result = await loadValidatedFleet(args.dir, flags.now);
-      if (hasErrors(result.diagnostics)) {
-        process.stderr.write(
-          `${result.diagnostics
-            .filter((d) => d.severity === 'error')
-            .map(formatDiagnostic)
-            .join('\n')}\n`,
-        );
-        throw new InputError(
-          `the fleet in "${args.dir}" has errors; nothing was planned`,
-          `Fix them (vmsctl validate ${args.dir}) and plan again.`,
-        );
-      }
-      desired = { resources: result.fleet.unique(), diagnostics: [], failed: new Set() };
-      ({ current, against } = await loadBaseline(args.dir, flags.against));
-    } catch (err) {
-      if (err instanceof InputError) this.fail(err.message, err.next);
-      if (err instanceof Error) this.fail(err.message);
-      throw err;
+    const result = await loadValidatedFleet(args.dir, flags.now);
+    if (hasErrors(result.diagnostics)) {
+      process.stderr.write(
+        `${result.diagnostics
+          .filter((d) => d.severity === 'error')
+          .map(formatDiagnostic)
+          .join('\n')}\n`,
+      );
+      throw new InputError(
+        `the fleet in "${args.dir}" has errors; nothing was planned`,
+        `Fix them (vmsctl validate ${args.dir}) and plan again.`,
+      );
     }
-    const plan = planFleet(desired.resources, current.resources);
+    const { current, against } = await loadBaseline(args.dir, flags.against);
+    const plan = planFleet(result.fleet.unique(), current.resources);
     const changed = plan.changes.length > 0;
     if (output === 'json') {
       process.stdout.write(`${JSON.stringify({ against, ...planToJson(plan) }, null, 2)}\n`);

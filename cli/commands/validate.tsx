@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../../resources/index.js';
 import { EXIT, VmsCommand } from '../base-command.js';
-import { dirArg, InputError, loadValidatedFleet, nowFlag } from '../fleet-input.js';
+import { dirArg, loadValidatedFleet, nowFlag } from '../fleet-input.js';
 import { DiagnosticsView } from '../render/views.js';
 
 export default class Validate extends VmsCommand {
@@ -26,16 +26,9 @@ export default class Validate extends VmsCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Validate);
-    let diagnostics: Diagnostic[];
-    let resources = 0;
-    try {
-      const result = await loadValidatedFleet(args.dir, flags.now);
-      diagnostics = result.diagnostics;
-      resources = result.fleet.resources.length;
-    } catch (err) {
-      if (err instanceof InputError) this.fail(err.message, err.next);
-      throw err;
-    }
+    const result = await loadValidatedFleet(args.dir, flags.now);
+    const { diagnostics } = result;
+    const resources = result.fleet.resources.length;
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
     const warnings = diagnostics.length - errors;
     const summary = errors

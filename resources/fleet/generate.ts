@@ -4,15 +4,21 @@
  * deterministic for a seed so that timings and diffs are comparable between runs.
  */
 import { parseAllDocuments } from 'yaml';
-import { computeCapacity, utilizationLevel } from '../capacity/report.js';
+import { computeCapacity, type Utilization } from '../capacity/report.js';
 import { cameraDemand, cpuOn, edgeCapacity, type CameraDemand } from '../capacity/model.js';
 import { catalogManifests, MODEL_CATALOG, type CatalogEntry } from '../catalog/models.js';
 import type { EffectiveConfig } from '../config/defaults.js';
 import { resolveCameraConfig } from '../config/resolve.js';
+import { readBlockYaml } from '../manifest/block-yaml.js';
 import type { FleetFile, LoadedResource } from '../manifest/load.js';
 import { SourceFile } from '../manifest/source-file.js';
 import { toYaml } from '../manifest/write.js';
-import { parseBitrate, parseQuantity, parseResolution, parseResolutionClass } from '../quantities.js';
+import {
+  parseBitrate,
+  parseQuantity,
+  parseResolution,
+  parseResolutionClass,
+} from '../quantities.js';
 import type { Stream } from '../schema/camera.js';
 import { API_GROUP_VERSION } from '../schema/common.js';
 import {
@@ -48,7 +54,9 @@ export interface MutateOptions {
 
 type CameraSpec = Camera['spec'];
 type CameraModelSpec = NonNullable<CameraSpec['models']>[number];
-type ZoneType = NonNullable<Site['spec']['buildings'][number]['floors'][number]['zones'][number]['type']>;
+type ZoneType = NonNullable<
+  Site['spec']['buildings'][number]['floors'][number]['zones'][number]['type']
+>;
 type Floor = Site['spec']['buildings'][number]['floors'][number];
 type Building = Site['spec']['buildings'][number];
 type Gpu = NonNullable<EdgeServer['spec']['hardware']['gpus']>[number];
@@ -127,9 +135,16 @@ const CITIES: readonly (readonly [slug: string, name: string, timezone: string])
   ['sydney', 'Sydney', 'Australia/Sydney'],
 ];
 
-const STREETS = ['Main Street', 'Station Road', 'Market Square', 'Harbour Drive', 'Park Avenue', 'Mill Lane'];
+const STREETS = [
+  'Main Street',
+  'Station Road',
+  'Market Square',
+  'Harbour Drive',
+  'Park Avenue',
+  'Mill Lane',
+];
 
-/** What a zone is used for: decides its schema type, how many cameras it draws and which analytics fit. */
+/** What a zone is used for: its schema type, how many cameras it draws, which analytics fit. */
 interface ZoneKind {
   name: string;
   displayName: string;
@@ -145,49 +160,89 @@ const ZONE_KINDS = {
     displayName: 'Entrance',
     type: 'entrance',
     weight: 3,
-    models: ['intrusion-detection', 'tailgating', 'fallen-person-detection', 'camera-tampering', 'advanced-motion-detection'],
+    models: [
+      'intrusion-detection',
+      'tailgating',
+      'fallen-person-detection',
+      'camera-tampering',
+      'advanced-motion-detection',
+    ],
   },
   lobby: {
     name: 'lobby',
     displayName: 'Lobby',
     type: 'public',
     weight: 2,
-    models: ['crowd-detection', 'fallen-person-detection', 'abnormal-behavior', 'missing-object-detection', 'fire-smoke-detection', 'camera-tampering'],
+    models: [
+      'crowd-detection',
+      'fallen-person-detection',
+      'abnormal-behavior',
+      'missing-object-detection',
+      'fire-smoke-detection',
+      'camera-tampering',
+    ],
   },
   parking: {
     name: 'parking',
     displayName: 'Parking',
     type: 'parking',
     weight: 2,
-    models: ['anpr', 'intrusion-detection', 'abnormal-behavior', 'advanced-motion-detection', 'camera-tampering'],
+    models: [
+      'anpr',
+      'intrusion-detection',
+      'abnormal-behavior',
+      'advanced-motion-detection',
+      'camera-tampering',
+    ],
   },
   perimeter: {
     name: 'perimeter',
     displayName: 'Perimeter fence',
     type: 'perimeter',
     weight: 2,
-    models: ['intrusion-detection', 'advanced-motion-detection', 'camera-tampering', 'fire-smoke-detection'],
+    models: [
+      'intrusion-detection',
+      'advanced-motion-detection',
+      'camera-tampering',
+      'fire-smoke-detection',
+    ],
   },
   storage: {
     name: 'storage',
     displayName: 'Storage',
     type: 'restricted',
     weight: 1,
-    models: ['missing-object-detection', 'intrusion-detection', 'fire-smoke-detection', 'advanced-motion-detection'],
+    models: [
+      'missing-object-detection',
+      'intrusion-detection',
+      'fire-smoke-detection',
+      'advanced-motion-detection',
+    ],
   },
   salesFloor: {
     name: 'sales-floor',
     displayName: 'Sales floor',
     type: 'indoor',
     weight: 3,
-    models: ['crowd-detection', 'abnormal-behavior', 'fallen-person-detection', 'missing-object-detection', 'camera-tampering'],
+    models: [
+      'crowd-detection',
+      'abnormal-behavior',
+      'fallen-person-detection',
+      'missing-object-detection',
+      'camera-tampering',
+    ],
   },
   corridor: {
     name: 'corridor',
     displayName: 'Corridor',
     type: 'indoor',
     weight: 2,
-    models: ['fallen-person-detection', 'advanced-motion-detection', 'abnormal-behavior', 'camera-tampering'],
+    models: [
+      'fallen-person-detection',
+      'advanced-motion-detection',
+      'abnormal-behavior',
+      'camera-tampering',
+    ],
   },
   loadingDock: {
     name: 'loading-dock',
@@ -236,26 +291,92 @@ interface HardwareProfile {
 const PROFILES = {
   cpu8: { id: 'cpu-8', cpuCores: 8, memory: '32Gi' },
   cpu16: { id: 'cpu-16', cpuCores: 16, memory: '64Gi' },
-  t4: { id: 'gpu-t4', cpuCores: 16, memory: '64Gi', gpus: { model: 'nvidia-t4', count: 1, memory: '16Gi' } },
-  l4x2: { id: 'gpu-l4x2', cpuCores: 32, memory: '128Gi', gpus: { model: 'nvidia-l4', count: 2, memory: '24Gi' } },
+  t4: {
+    id: 'gpu-t4',
+    cpuCores: 16,
+    memory: '64Gi',
+    gpus: { model: 'nvidia-t4', count: 1, memory: '16Gi' },
+  },
+  l4x2: {
+    id: 'gpu-l4x2',
+    cpuCores: 32,
+    memory: '128Gi',
+    gpus: { model: 'nvidia-l4', count: 2, memory: '24Gi' },
+  },
 } as const satisfies Record<string, HardwareProfile>;
 
 /** Disk sizes (TiB) an edge server may be ordered with. */
 const DISKS_TI = [2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128] as const;
 
-/** Sizing target: edges are planned to this utilization so validation stays under its 85% warning. */
+/** Sizing target: edges are planned at this utilization, well under validation's 85% warning. */
 const TARGET_UTILIZATION = 0.7;
+/**
+ * Highest utilization a generated edge may end up with after real placement: below the
+ * 85% warning with room for a pull request's worth of changes (see mutateFleet).
+ */
+const MAX_CHECKED_UTILIZATION = 0.8;
+/**
+ * Disks are sized further below: on a branch one camera is a fifth of the recordings, so
+ * a pull request that raises its bit rate moves storage much more than CPU.
+ */
+const STORAGE_TARGET_UTILIZATION = 0.5;
+const MAX_CHECKED_STORAGE_UTILIZATION = 0.6;
 
 /** Main-stream profiles by resolution class; weights give the fleet mix (4K few, 1080p most). */
 const MAIN_STREAMS: readonly (readonly [
-  profile: { resolution: string; codecs: readonly Stream['codec'][]; bitrates: readonly string[]; fps: readonly number[] },
+  profile: {
+    resolution: string;
+    codecs: readonly Stream['codec'][];
+    bitrates: readonly string[];
+    fps: readonly number[];
+  },
   weight: number,
 ])[] = [
-  [{ resolution: '3840x2160', codecs: ['H265', 'H265', 'H264'], bitrates: ['8Mbps', '10Mbps', '12Mbps', '16Mbps'], fps: [15, 20, 25] }, 4],
-  [{ resolution: '1920x1080', codecs: ['H264', 'H264', 'H265'], bitrates: ['2Mbps', '3Mbps', '4Mbps', '4Mbps', '6Mbps'], fps: [15, 20, 25, 25, 30] }, 58],
-  [{ resolution: '1280x720', codecs: ['H264', 'H264', 'H265'], bitrates: ['1Mbps', '1.5Mbps', '2Mbps', '2Mbps', '3Mbps'], fps: [12, 15, 20, 25] }, 28],
-  [{ resolution: '704x480', codecs: ['H264', 'MJPEG'], bitrates: ['512Kbps', '768Kbps', '1Mbps', '1.5Mbps'], fps: [10, 12, 15] }, 6],
-  [{ resolution: '640x480', codecs: ['H264', 'MJPEG'], bitrates: ['512Kbps', '768Kbps', '1Mbps'], fps: [10, 12, 15] }, 4],
+  [
+    {
+      resolution: '3840x2160',
+      codecs: ['H265', 'H265', 'H264'],
+      bitrates: ['8Mbps', '10Mbps', '12Mbps', '16Mbps'],
+      fps: [15, 20, 25],
+    },
+    4,
+  ],
+  [
+    {
+      resolution: '1920x1080',
+      codecs: ['H264', 'H264', 'H265'],
+      bitrates: ['2Mbps', '3Mbps', '4Mbps', '4Mbps', '6Mbps'],
+      fps: [15, 20, 25, 25, 30],
+    },
+    58,
+  ],
+  [
+    {
+      resolution: '1280x720',
+      codecs: ['H264', 'H264', 'H265'],
+      bitrates: ['1Mbps', '1.5Mbps', '2Mbps', '2Mbps', '3Mbps'],
+      fps: [12, 15, 20, 25],
+    },
+    28,
+  ],
+  [
+    {
+      resolution: '704x480',
+      codecs: ['H264', 'MJPEG'],
+      bitrates: ['512Kbps', '768Kbps', '1Mbps', '1.5Mbps'],
+      fps: [10, 12, 15],
+    },
+    6,
+  ],
+  [
+    {
+      resolution: '640x480',
+      codecs: ['H264', 'MJPEG'],
+      bitrates: ['512Kbps', '768Kbps', '1Mbps'],
+      fps: [10, 12, 15],
+    },
+    4,
+  ],
 ];
 
 const SUB_STREAMS: readonly Stream[] = [
@@ -290,7 +411,7 @@ interface SitePlan {
   edges: EdgeServer[];
 }
 
-/** Generates the reference customer fleet (e.g. 690 sites, 6000 cameras) as fleet files that validate with zero errors. */
+/** The reference customer fleet (e.g. 690 sites, 6000 cameras) as files that validate cleanly. */
 export function generateFleet(options: GenerateOptions): FleetFile[] {
   const tenantName = options.tenant ?? 'acme';
   const rng = new Rng(options.seed ?? 1);
@@ -304,8 +425,7 @@ export function generateFleet(options: GenerateOptions): FleetFile[] {
   const models = catalogManifests();
 
   // 110 of 690 sites are large; any fleet of two or more sites gets at least one.
-  const largeCount =
-    siteCount < 2 ? 0 : Math.max(1, Math.round((siteCount * 110) / 690));
+  const largeCount = siteCount < 2 ? 0 : Math.max(1, Math.round((siteCount * 110) / 690));
   const kinds = rng.shuffle(Array.from({ length: siteCount }, (_, i) => i < largeCount));
   const weights = kinds.map((large) => (large ? rng.int(25, 31) : rng.int(4, 6)));
   // Every site gets a camera when there are enough; the rest follow the weights.
@@ -317,7 +437,9 @@ export function generateFleet(options: GenerateOptions): FleetFile[] {
   let campusNo = 0;
   kinds.forEach((large, index) => {
     const [slug, city, timezone] = CITIES[index % CITIES.length]!;
-    const name = large ? `${slug}-campus-${pad(++campusNo, 3)}` : `${slug}-branch-${pad(++branchNo, 4)}`;
+    const name = large
+      ? `${slug}-campus-${pad(++campusNo, 3)}`
+      : `${slug}-branch-${pad(++branchNo, 4)}`;
     const { site, zones } = makeSite(rng, tenantName, name, city, timezone, large, index);
     const plan: SitePlan = { index, large, site, zones, cameras: [], edges: [] };
     for (let i = 0; i < perSite[index]!; i++) plan.cameras.push(makeCamera(rng, plan, i));
@@ -330,7 +452,10 @@ export function generateFleet(options: GenerateOptions): FleetFile[] {
   const files: FleetFile[] = [
     ...models.map((m) => ({
       path: `models/${m.metadata.name}.yaml`,
-      text: toYaml([m], 'Built-in model from the vmsctl catalog; edit to tune fleet-wide defaults.'),
+      text: toYaml(
+        [m],
+        'Built-in model from the vmsctl catalog; edit to tune fleet-wide defaults.',
+      ),
     })),
     { path: `${base}/tenant.yaml`, text: toYaml([tenant]) },
   ];
@@ -343,14 +468,16 @@ export function generateFleet(options: GenerateOptions): FleetFile[] {
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** Splits `total` proportionally to `weights` (largest remainder), so the parts sum exactly to it. */
+/** Splits `total` in proportion to `weights` (largest remainder): the parts sum exactly to it. */
 function apportion(total: number, weights: readonly number[]): number[] {
   const sum = weights.reduce((n, w) => n + w, 0);
   if (sum === 0) return weights.map(() => 0);
   const exact = weights.map((w) => (total * w) / sum);
   const parts = exact.map(Math.floor);
   let left = total - parts.reduce((n, p) => n + p, 0);
-  const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  const order = exact
+    .map((x, i) => [x - Math.floor(x), i] as const)
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   for (let k = 0; left > 0; k = (k + 1) % order.length, left--) parts[order[k]![1]]!++;
   return parts;
 }
@@ -370,7 +497,12 @@ function makeTenant(name: string, cameras: number, from: string, until: string):
         models: MODEL_CATALOG.map((m) => m.name),
       },
       contacts: [
-        { name: 'Security Operations Center', email: 'soc@acme.example', phone: '+49 30 1234567', role: 'security' },
+        {
+          name: 'Security Operations Center',
+          email: 'soc@acme.example',
+          phone: '+49 30 1234567',
+          role: 'security',
+        },
         { name: 'IT Infrastructure', email: 'infra@acme.example', role: 'technical' },
         { name: 'Accounts Payable', email: 'billing@acme.example', role: 'billing' },
       ],
@@ -383,10 +515,18 @@ function makeTenant(name: string, cameras: number, from: string, until: string):
         minPriority: 'HIGH',
         channels: [
           { type: 'email', target: 'soc@acme.example' },
-          { type: 'webhook', target: 'https://soc.acme.example/hooks/vmsctl', secretRef: { name: 'soc-webhook-token' } },
+          {
+            type: 'webhook',
+            target: 'https://soc.acme.example/hooks/vmsctl',
+            secretRef: { name: 'soc-webhook-token' },
+          },
         ],
       },
-      storage: { bucket: `${name}-vms-archive`, region: 'eu-central-1', credentialsSecretRef: { name: 'archive-bucket-credentials' } },
+      storage: {
+        bucket: `${name}-vms-archive`,
+        region: 'eu-central-1',
+        credentialsSecretRef: { name: 'archive-bucket-credentials' },
+      },
     },
   };
 }
@@ -401,7 +541,12 @@ function makeSite(
   index: number,
 ): { site: Site; zones: ZoneSlot[] } {
   const zones: ZoneSlot[] = [];
-  const floor = (building: string, floorName: string, level: number, kinds: readonly ZoneKind[]): Floor => {
+  const floor = (
+    building: string,
+    floorName: string,
+    level: number,
+    kinds: readonly ZoneKind[],
+  ): Floor => {
     for (const k of kinds) zones.push({ path: `${building}/${floorName}/${k.name}`, kind: k });
     return {
       name: floorName,
@@ -412,19 +557,39 @@ function makeSite(
   const Z = ZONE_KINDS;
   const buildings: Building[] = [];
   if (!large) {
-    const floors = [floor('branch', 'ground', 0, [Z.entrance, Z.salesFloor, Z.cashOffice, Z.storage])];
+    const floors = [
+      floor('branch', 'ground', 0, [Z.entrance, Z.salesFloor, Z.cashOffice, Z.storage]),
+    ];
     if (rng.chance(0.4)) floors.push(floor('branch', 'upper', 1, [Z.office, Z.corridor]));
     buildings.push({ name: 'branch', displayName: 'Branch building', floors });
     const outside = rng.chance(0.7) ? [Z.parking, Z.perimeter] : [Z.parking];
-    buildings.push({ name: 'grounds', displayName: 'Outdoor area', floors: [floor('grounds', 'outdoor', 0, outside)] });
+    buildings.push({
+      name: 'grounds',
+      displayName: 'Outdoor area',
+      floors: [floor('grounds', 'outdoor', 0, outside)],
+    });
   } else {
-    const names = rng.shuffle(['main', 'north-wing', 'south-wing', 'warehouse', 'annex', 'tower']).slice(0, rng.int(2, 4));
+    const names = rng
+      .shuffle(['main', 'north-wing', 'south-wing', 'warehouse', 'annex', 'tower'])
+      .slice(0, rng.int(2, 4));
     for (const b of names) {
       const floors: Floor[] = [];
       if (rng.chance(0.5)) floors.push(floor(b, 'basement', -1, [Z.storage, Z.serverRoom]));
-      floors.push(floor(b, 'ground', 0, b === 'warehouse' ? [Z.entrance, Z.storage, Z.loadingDock] : [Z.entrance, Z.lobby, Z.salesFloor, Z.corridor]));
+      floors.push(
+        floor(
+          b,
+          'ground',
+          0,
+          b === 'warehouse'
+            ? [Z.entrance, Z.storage, Z.loadingDock]
+            : [Z.entrance, Z.lobby, Z.salesFloor, Z.corridor],
+        ),
+      );
       const upper = b === 'warehouse' ? 0 : rng.int(1, 3);
-      for (let l = 1; l <= upper; l++) floors.push(floor(b, `level-${l}`, l, [Z.corridor, Z.office, ...(l === 1 ? [Z.cashOffice] : [])]));
+      for (let l = 1; l <= upper; l++)
+        floors.push(
+          floor(b, `level-${l}`, l, [Z.corridor, Z.office, ...(l === 1 ? [Z.cashOffice] : [])]),
+        );
       buildings.push({ name: b, displayName: `${b.replace('-', ' ')} building`, floors });
     }
     buildings.push({
@@ -435,12 +600,27 @@ function makeSite(
   }
 
   const network: NonNullable<Site['spec']['network']> = {};
-  const nat = rng.weighted([['stun-turn', 5], ['port-forward', 3], ['upnp', 1], ['none', 1]] as const);
-  if (nat === 'stun-turn') network.nat = { mode: nat, turnServers: ['stun:stun.acme.example:3478', 'turns:turn.acme.example:5349'] };
+  const nat = rng.weighted([
+    ['stun-turn', 5],
+    ['port-forward', 3],
+    ['upnp', 1],
+    ['none', 1],
+  ] as const);
+  if (nat === 'stun-turn')
+    network.nat = {
+      mode: nat,
+      turnServers: ['stun:stun.acme.example:3478', 'turns:turn.acme.example:5349'],
+    };
   else if (nat === 'port-forward') network.nat = { mode: nat, publicPort: 20_000 + index };
   else network.nat = { mode: nat };
   if (!large && rng.chance(0.6)) {
-    const provider = rng.weighted([['noip', 3], ['dynu', 2], ['duckdns', 2], ['cloudflare', 3], ['custom', 1]] as const);
+    const provider = rng.weighted([
+      ['noip', 3],
+      ['dynu', 2],
+      ['duckdns', 2],
+      ['cloudflare', 3],
+      ['custom', 1],
+    ] as const);
     network.ddns = {
       provider,
       hostname: `${name}.ddns.acme.example`,
@@ -456,7 +636,14 @@ function makeSite(
   const site: Site = {
     apiVersion: API_GROUP_VERSION,
     kind: 'Site',
-    metadata: { name, namespace: ns, labels: { 'vmsctl.io/site-class': large ? 'large' : 'branch', 'vmsctl.io/city': name.split(/-(branch|campus)-/)[0]! } },
+    metadata: {
+      name,
+      namespace: ns,
+      labels: {
+        'vmsctl.io/site-class': large ? 'large' : 'branch',
+        'vmsctl.io/city': name.split(/-(branch|campus)-/)[0]!,
+      },
+    },
     spec: {
       displayName: `${city} ${large ? 'Campus' : 'Branch'} ${name.slice(name.lastIndexOf('-') + 1)}`,
       address: `${rng.int(1, 250)} ${rng.pick(STREETS)}, ${city}`,
@@ -492,7 +679,9 @@ function makeCamera(rng: Rng, plan: SitePlan, i: number): Camera {
   };
   const highRes = parseResolution(main.resolution).height >= 720;
   const sub: Stream | undefined =
-    highRes && rng.chance(0.7) ? { ...rng.pick(SUB_STREAMS), path: '/Streaming/Channels/102' } : undefined;
+    highRes && rng.chance(0.7)
+      ? { ...rng.pick(SUB_STREAMS), path: '/Streaming/Channels/102' }
+      : undefined;
   // Some cameras run analytics on the sub stream to save decode; it then limits the models.
   const analyticsOnSub = sub !== undefined && rng.chance(0.2);
   const analytics = analyticsOnSub ? sub : main;
@@ -508,9 +697,20 @@ function makeCamera(rng: Rng, plan: SitePlan, i: number): Camera {
       ? { type: 'vendor', secretRef: { name: `${source.type}-${siteName}-nvr` } }
       : rng.chance(0.1)
         ? { type: 'token', secretRef: { name: `${name}-token`, key: 'token' } }
-        : { type: 'basic', secretRef: { name: `${siteName}-camera-credentials`, key: rng.chance(0.5) ? 'admin' : 'operator' } };
+        : {
+            type: 'basic',
+            secretRef: {
+              name: `${siteName}-camera-credentials`,
+              key: rng.chance(0.5) ? 'admin' : 'operator',
+            },
+          };
 
-  const mode = rng.weighted([['continuous', 25], ['motion', 50], ['event', 15], ['schedule', 10]] as const);
+  const mode = rng.weighted([
+    ['continuous', 25],
+    ['motion', 50],
+    ['event', 15],
+    ['schedule', 10],
+  ] as const);
   const recording: NonNullable<CameraSpec['recording']> = { mode };
   if (mode === 'schedule')
     recording.schedule = [
@@ -519,33 +719,48 @@ function makeCamera(rng: Rng, plan: SitePlan, i: number): Camera {
     ];
   if (sub && rng.chance(0.15)) recording.stream = 'sub';
 
+  // Pins are rare and made by hand in real fleets, e.g. to keep a camera next to its NVR.
+  const pinned = rng.chance(0.04);
+  const retention = rng.chance(0.08) ? { recordingsDays: rng.pick([7, 14, 60]) } : undefined;
+  const ptz: CameraSpec['ptz'] =
+    plan.large && highRes && rng.chance(0.06)
+      ? {
+          presets: [
+            { name: 'overview', pan: 0, tilt: -10, zoom: 1 },
+            { name: 'detail-left', pan: -40, tilt: -15, zoom: 4 },
+            { name: 'detail-right', pan: 40, tilt: -15, zoom: 4 },
+          ],
+          tours: [
+            {
+              name: 'patrol',
+              presets: ['overview', 'detail-left', 'overview', 'detail-right'],
+              dwellSeconds: rng.pick([15, 30, 60]),
+            },
+          ],
+        }
+      : undefined;
+  const disabled = rng.chance(0.02);
+
+  // Keys in the order a person writes them: placement, source, streams, behaviour, analytics.
   const spec: CameraSpec = {
     site: siteName,
     zone: zone.path,
+    ...(pinned ? { edgeServer: `${siteName}-edge-1` } : {}),
+    ...(disabled ? { enabled: false } : {}),
     source,
     auth,
     streams: sub ? { main, sub } : { main },
+    ...(analyticsOnSub ? { analyticsStream: 'sub' as const } : {}),
     recording,
+    ...(retention ? { retention } : {}),
+    // Missing-object detection compares 10 s windows, so its cameras need 10 s segments.
+    ...(chosen.includes('missing-object-detection')
+      ? { configuration: { segment: { durationSeconds: 10 } } }
+      : {}),
     models,
+    ...(ptz ? { ptz } : {}),
     tags: [zone.kind.type, plan.large ? 'campus' : 'branch'],
   };
-  // Pins are rare and made by hand in real fleets, e.g. to keep a camera next to its NVR.
-  if (rng.chance(0.04)) spec.edgeServer = `${siteName}-edge-1`;
-  if (analyticsOnSub) spec.analyticsStream = 'sub';
-  if (rng.chance(0.08)) spec.retention = { recordingsDays: rng.pick([7, 14, 60]) };
-  // Missing-object detection compares 10 s windows, so its cameras need 10 s segments.
-  if (chosen.includes('missing-object-detection')) spec.configuration = { segment: { durationSeconds: 10 } };
-  if (plan.large && highRes && rng.chance(0.06)) {
-    spec.ptz = {
-      presets: [
-        { name: 'overview', pan: 0, tilt: -10, zoom: 1 },
-        { name: 'detail-left', pan: -40, tilt: -15, zoom: 4 },
-        { name: 'detail-right', pan: 40, tilt: -15, zoom: 4 },
-      ],
-      tours: [{ name: 'patrol', presets: ['overview', 'detail-left', 'overview', 'detail-right'], dwellSeconds: rng.pick([15, 30, 60]) }],
-    };
-  }
-  if (rng.chance(0.02)) spec.enabled = false;
 
   return {
     apiVersion: API_GROUP_VERSION,
@@ -560,12 +775,24 @@ function makeCamera(rng: Rng, plan: SitePlan, i: number): Camera {
 }
 
 function makeSource(rng: Rng, host: string, i: number): CameraSpec['source'] {
-  const type = rng.weighted([['rtsp', 70], ['onvif', 10], ['hikvision', 12], ['dahua', 8]] as const);
+  const type = rng.weighted([
+    ['rtsp', 70],
+    ['onvif', 10],
+    ['hikvision', 12],
+    ['dahua', 8],
+  ] as const);
   switch (type) {
     case 'rtsp':
-      return { type, url: `rtsp://${host}:554/Streaming/Channels/101`, transport: rng.chance(0.85) ? 'tcp' : 'udp' };
+      return {
+        type,
+        url: `rtsp://${host}:554/Streaming/Channels/101`,
+        transport: rng.chance(0.85) ? 'tcp' : 'udp',
+      };
     case 'onvif':
-      return { type, onvif: { endpoint: `http://${host}/onvif/device_service`, profileToken: 'Profile_1' } };
+      return {
+        type,
+        onvif: { endpoint: `http://${host}/onvif/device_service`, profileToken: 'Profile_1' },
+      };
     case 'hikvision':
       return { type, sdk: { host, port: 8000, channel: (i % 32) + 1 } };
     case 'dahua':
@@ -576,19 +803,45 @@ function makeSource(rng: Rng, host: string, i: number): CameraSpec['source'] {
 /** A model entry with the per-camera tuning a fleet admin typically adds. */
 function modelSettings(rng: Rng, model: string, zone: ZoneKind): CameraModelSpec {
   const entry: CameraModelSpec = { name: model };
-  if ((model === 'intrusion-detection' || model === 'missing-object-detection' || model === 'crowd-detection') && rng.chance(0.3)) {
+  if (
+    (model === 'intrusion-detection' ||
+      model === 'missing-object-detection' ||
+      model === 'crowd-detection') &&
+    rng.chance(0.3)
+  ) {
     const x = round3(0.05 + rng.next() * 0.3);
     const y = round3(0.1 + rng.next() * 0.3);
     const w = round3(0.3 + rng.next() * 0.3);
     const h = round3(0.3 + rng.next() * 0.3);
-    entry.roi = [{ name: 'area', points: [[x, y], [round3(x + w), y], [round3(x + w), round3(y + h)], [x, round3(y + h)]] }];
+    entry.roi = [
+      {
+        name: 'area',
+        points: [
+          [x, y],
+          [round3(x + w), y],
+          [round3(x + w), round3(y + h)],
+          [x, round3(y + h)],
+        ],
+      },
+    ];
   }
-  if ((model === 'tailgating' || (model === 'intrusion-detection' && zone.type === 'perimeter')) && rng.chance(0.35)) {
+  if (
+    (model === 'tailgating' || (model === 'intrusion-detection' && zone.type === 'perimeter')) &&
+    rng.chance(0.35)
+  ) {
     const y = round3(0.5 + rng.next() * 0.4);
-    entry.tripwires = [{ name: model === 'tailgating' ? 'door-line' : 'fence-line', from: [0.1, y], to: [0.9, y], direction: model === 'tailgating' ? 'in' : 'both' }];
+    entry.tripwires = [
+      {
+        name: model === 'tailgating' ? 'door-line' : 'fence-line',
+        from: [0.1, y],
+        to: [0.9, y],
+        direction: model === 'tailgating' ? 'in' : 'both',
+      },
+    ];
   }
   if (rng.chance(0.1)) entry.confidenceThreshold = rng.pick([0.55, 0.6, 0.7, 0.8]);
-  if (model === 'intrusion-detection' && zone.type === 'perimeter' && rng.chance(0.5)) entry.priority = 'HIGH';
+  if (model === 'intrusion-detection' && zone.type === 'perimeter' && rng.chance(0.5))
+    entry.priority = 'HIGH';
   return entry;
 }
 
@@ -618,7 +871,9 @@ function sizeEdgeServers(tenant: Tenant, models: readonly AIModel[], plans: Site
     const usedModels = new Set(demands.flatMap((d) => d.models));
     const workersBytes = [...usedModels].reduce((n, m) => n + modelMemory(models, m), 0);
 
-    const candidates: HardwareProfile[] = plan.large ? [PROFILES.l4x2] : [PROFILES.cpu8, PROFILES.cpu16, PROFILES.t4];
+    const candidates: HardwareProfile[] = plan.large
+      ? [PROFILES.l4x2]
+      : [PROFILES.cpu8, PROFILES.cpu16, PROFILES.t4];
     let choice = estimate(candidates[0]!, demands, workersBytes, plan.large ? 2 : 1);
     for (const p of candidates.slice(1)) {
       if (choice.count === 1) break;
@@ -632,12 +887,22 @@ function sizeEdgeServers(tenant: Tenant, models: readonly AIModel[], plans: Site
       );
       const fleet = new Fleet([...shared, site, ...plan.edges.map((e) => loaded(e)), ...cameras]);
       const report = computeCapacity(fleet, (c) => configs.get(c.key)!);
-      const fits =
-        report.unplaced.length === 0 &&
-        report.edges.every((l) => Object.values(l.utilization).every((u) => utilizationLevel(u) === 'ok'));
-      if (fits) break;
-      if (attempt >= 50) throw new Error(`cannot size edge servers for site ${plan.site.metadata.name}`);
-      choice = { ...choice, count: choice.count + 1 };
+      const over = (dim: keyof Utilization) =>
+        report.edges.some(
+          (l) =>
+            l.utilization[dim] >
+            (dim === 'storage' ? MAX_CHECKED_STORAGE_UTILIZATION : MAX_CHECKED_UTILIZATION),
+        );
+      const storageOnly = !over('cpu') && !over('memory') && !over('gpu');
+      if (report.unplaced.length === 0 && storageOnly && !over('storage')) break;
+      if (attempt >= 50)
+        throw new Error(`cannot size edge servers for site ${plan.site.metadata.name}`);
+      // Bigger disks fix a storage shortfall; anything else needs another server.
+      const biggerDisk = DISKS_TI.find((d) => d > choice.diskTi);
+      choice =
+        report.unplaced.length === 0 && storageOnly && biggerDisk
+          ? { ...choice, diskTi: biggerDisk }
+          : { ...choice, count: choice.count + 1 };
     }
   }
 }
@@ -674,7 +939,7 @@ function estimate(
     // Every server may end up running a worker of every model the site uses.
     Math.ceil(memory / Math.max(1, cap.memoryBytes * T - workersBytes)),
   );
-  const perTi = 2 ** 40 * 0.9 * T;
+  const perTi = cap.storageBytes * STORAGE_TARGET_UTILIZATION; // cap is for a 1Ti disk
   const biggest = DISKS_TI[DISKS_TI.length - 1]!;
   count = Math.max(count, Math.ceil(storage / (biggest * perTi)));
   const diskTi = DISKS_TI.find((d) => d * perTi * count >= storage) ?? biggest;
@@ -701,7 +966,10 @@ function makeEdgeSpec(profile: HardwareProfile, diskTi: number): EdgeServer {
 function makeEdge(site: Site, n: number, profile: HardwareProfile, diskTi: number): EdgeServer {
   const siteName = site.metadata.name;
   const name = `${siteName}-edge-${n}`;
-  const labels: Record<string, string> = { 'vmsctl.io/site': siteName, 'vmsctl.io/profile': profile.id };
+  const labels: Record<string, string> = {
+    'vmsctl.io/site': siteName,
+    'vmsctl.io/profile': profile.id,
+  };
   if (profile.gpus) labels['vmsctl.io/gpu'] = profile.gpus.model;
   return {
     apiVersion: API_GROUP_VERSION,
@@ -717,7 +985,19 @@ function makeEdge(site: Site, n: number, profile: HardwareProfile, diskTi: numbe
 }
 
 /** Bit-rate ladder used when a simulated change retunes a stream. */
-const BITRATE_LADDER = ['512Kbps', '768Kbps', '1Mbps', '1.5Mbps', '2Mbps', '3Mbps', '4Mbps', '6Mbps', '8Mbps', '10Mbps', '12Mbps'];
+const BITRATE_LADDER = [
+  '512Kbps',
+  '768Kbps',
+  '1Mbps',
+  '1.5Mbps',
+  '2Mbps',
+  '3Mbps',
+  '4Mbps',
+  '6Mbps',
+  '8Mbps',
+  '10Mbps',
+  '12Mbps',
+];
 
 /**
  * A changed copy of a fleet, as a pull request would make it: about `fraction` of the cameras
@@ -731,8 +1011,7 @@ export function mutateFleet(files: readonly FleetFile[], options: MutateOptions 
   const all: { file: number; camera: Camera }[] = [];
   files.forEach((f, i) => {
     if (!/\.ya?ml$/.test(f.path) || !f.text.includes('kind: Camera')) return;
-    const docs = parseAllDocuments(f.text);
-    const list = (Array.isArray(docs) ? docs : []).map((d) => d.toJS() as AnyResource);
+    const list = readDocuments(f.text) as AnyResource[];
     if (!list.every((r) => r && r.kind === 'Camera')) return;
     const cameras = list as Camera[];
     cameraFiles.set(i, cameras);
@@ -758,7 +1037,8 @@ export function mutateFleet(files: readonly FleetFile[], options: MutateOptions 
     const copy = structuredClone(camera);
     copy.metadata.name = `${camera.spec.site}-added-${pad(k + 1, 3)}`;
     delete copy.spec.edgeServer;
-    if (copy.spec.auth?.type === 'token') copy.spec.auth.secretRef.name = `${copy.metadata.name}-token`;
+    if (copy.spec.auth?.type === 'token')
+      copy.spec.auth.secretRef.name = `${copy.metadata.name}-token`;
     cameraFiles.get(file)!.push(copy);
     changed.add(file);
   });
@@ -770,29 +1050,46 @@ export function mutateFleet(files: readonly FleetFile[], options: MutateOptions 
   });
 }
 
+/** Plain data of every document of a YAML text; the fast reader first, as the loader does. */
+function readDocuments(text: string): unknown[] {
+  const fast = readBlockYaml(text);
+  if (fast) return fast;
+  const docs = parseAllDocuments(text);
+  return (Array.isArray(docs) ? docs : []).map((d) => d.toJS());
+}
+
 /** Moves the main stream's bit rate one or two steps, never below what its models need. */
 function retuneBitrate(rng: Rng, camera: Camera): void {
   const main = camera.spec.streams.main;
   const onMain = camera.spec.analyticsStream !== 'sub';
   const floor = onMain
-    ? Math.max(0, ...(camera.spec.models ?? []).map((m) => parseBitrate(catalogByName.get(m.name)?.minBitrate ?? '0bps')))
+    ? Math.max(
+        0,
+        ...(camera.spec.models ?? []).map((m) =>
+          parseBitrate(catalogByName.get(m.name)?.minBitrate ?? '0bps'),
+        ),
+      )
     : 0;
   const current = parseBitrate(main.bitrate);
   const options = BITRATE_LADDER.filter((b) => {
     const bps = parseBitrate(b);
     return bps !== current && bps >= floor && bps <= current * 1.6 && bps >= current * 0.5;
   });
-  main.bitrate = options.length ? rng.pick(options) : BITRATE_LADDER.find((b) => parseBitrate(b) > current) ?? main.bitrate;
+  main.bitrate = options.length
+    ? rng.pick(options)
+    : (BITRATE_LADDER.find((b) => parseBitrate(b) > current) ?? main.bitrate);
 }
 
 /** Drops one model, or adds one the analytics stream supports. */
 function changeModels(rng: Rng, camera: Camera): void {
   const models = (camera.spec.models ??= []);
-  const analytics = (camera.spec.analyticsStream === 'sub' && camera.spec.streams.sub) || camera.spec.streams.main;
+  const analytics =
+    (camera.spec.analyticsStream === 'sub' && camera.spec.streams.sub) || camera.spec.streams.main;
   const present = new Set(models.map((m) => m.name));
   // Missing-object detection needs 10 s segments; leave it to cameras configured for it.
   const addable = MODEL_CATALOG.filter(
-    (e) => !present.has(e.name) && e.name !== 'missing-object-detection' && streamFits(e, analytics),
+    (e) =>
+      !present.has(e.name) && e.name !== 'missing-object-detection' && streamFits(e, analytics),
   );
   if (models.length > 1 && (addable.length === 0 || rng.chance(0.5))) {
     // A camera that loses missing-object detection keeps its 10 s segments: harmless for the rest.

@@ -124,9 +124,9 @@ describe('readBlockYaml', () => {
   });
 
   it('agrees with yaml on random block-style texts whenever it accepts them', () => {
-    const rng = mulberry32(20260601);
+    const rng = mulberry32(Number(process.env.BLOCK_YAML_FUZZ_SEED ?? 20260601));
     let accepted = 0;
-    // BLOCK_YAML_FUZZ_RUNS=1000000 for a longer search after changing the reader.
+    // BLOCK_YAML_FUZZ_RUNS=1000000 (and another BLOCK_YAML_FUZZ_SEED) after changing the reader.
     const runs = Number(process.env.BLOCK_YAML_FUZZ_RUNS ?? 20_000);
     for (let i = 0; i < runs; i++) {
       const text = randomText(rng);

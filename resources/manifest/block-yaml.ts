@@ -28,11 +28,18 @@ const DASH = 45;
 const HASH = 35;
 const COLON = 58;
 
-/** One document's content lines: comments and blank lines removed. */
+/**
+ * One document's content lines (comments and blank lines left out) as offsets into the
+ * text: slicing hundreds of thousands of lines would cost more than reading them.
+ */
 interface Lines {
-  text: string[];
+  start: number[];
+  /** Offset of the line's "\n" (or the end of the text). */
+  end: number[];
   indent: number[];
 }
+
+const noLines = (): Lines => ({ start: [], end: [], indent: [] });
 
 /**
  * Reads every document of `text` when it is in the supported subset, else undefined.
@@ -43,40 +50,41 @@ export function readBlockYaml(text: string): unknown[] | undefined {
   if (AWKWARD_CHARS.test(text)) return undefined;
   try {
     const docs: unknown[] = [];
-    let lines: Lines = { text: [], indent: [] };
+    let lines = noLines();
     let separators = 0;
     const finish = () => {
-      if (lines.text.length === 0) {
+      if (lines.start.length === 0) {
         // Comments before the first `---` belong to the first document; any other
         // document without content is a null document to `yaml`.
         if (separators === 0) return;
         throw unsupported;
       }
-      docs.push(readDocument(lines));
-      lines = { text: [], indent: [] };
+      docs.push(readDocument(text, lines));
+      lines = noLines();
     };
     let start = 0;
     while (start <= text.length) {
       let end = text.indexOf('\n', start);
       if (end < 0) end = text.length;
-      const line = text.slice(start, end);
+      const lineStart = start;
       start = end + 1;
-      let indent = 0;
-      while (line.charCodeAt(indent) === SPACE) indent++;
-      if (indent === line.length || line.charCodeAt(indent) === HASH) continue;
-      if (indent === 0) {
-        if (line.startsWith('---')) {
-          if (!/^--- *$/.test(line)) throw unsupported;
-          if (lines.text.length > 0 || separators > 0) finish();
+      let p = lineStart;
+      while (text.charCodeAt(p) === SPACE) p++;
+      if (p === end || text.charCodeAt(p) === HASH) continue;
+      if (p === lineStart) {
+        if (text.startsWith('---', p)) {
+          if (!/^--- *$/.test(text.slice(p, end))) throw unsupported;
+          if (lines.start.length > 0 || separators > 0) finish();
           separators++;
           continue;
         }
-        if (line.startsWith('...') || line.charCodeAt(0) === 37 /* % */) throw unsupported;
+        if (text.startsWith('...', p) || text.charCodeAt(p) === 37 /* % */) throw unsupported;
       }
-      lines.text.push(line);
-      lines.indent.push(indent);
+      lines.start.push(lineStart);
+      lines.end.push(end);
+      lines.indent.push(p - lineStart);
     }
-    if (lines.text.length > 0 || separators > 0) finish();
+    if (lines.start.length > 0 || separators > 0) finish();
     return docs;
   } catch (err) {
     if (err === unsupported) return undefined;
@@ -84,85 +92,94 @@ export function readBlockYaml(text: string): unknown[] | undefined {
   }
 }
 
-function readDocument(lines: Lines): unknown {
-  if (lines.indent[0] !== 0 || keyAt(lines.text[0]!, 0) < 0) throw unsupported;
-  const reader = new BlockReader(lines);
+function readDocument(text: string, lines: Lines): unknown {
+  if (lines.indent[0] !== 0 || keyAt(text, lines.start[0]!, lines.end[0]!) < 0) throw unsupported;
+  const reader = new BlockReader(text, lines);
   const value = reader.map(0);
-  if (reader.line !== lines.text.length) throw unsupported;
+  if (reader.line !== lines.start.length) throw unsupported;
   return value;
 }
 
 /** Key found by the last successful `keyAt`. */
 let foundKey = '';
-/** Keys already checked to read as strings (fleets repeat a few dozen keys thousands of times). */
-const stringKeys = new Set<string>();
 
 /**
  * Where the value starts if a plain key followed by ":" and a space or the end of the line
- * starts at `col` (the key is left in `foundKey`); -1 if there is none. Keys are narrower
- * than YAML allows (letters, digits and `_./-`, no quotes or spaces): others fall back.
+ * starts at offset `at` (the key is left in `foundKey`); -1 if there is none. Keys are
+ * narrower than YAML allows (letters, digits and `_./-`, no quotes or spaces): others fall back.
  */
-function keyAt(line: string, col: number): number {
-  const first = line.charCodeAt(col);
+function keyAt(text: string, at: number, end: number): number {
+  const first = text.charCodeAt(at);
   if (!isKeyStart(first)) return -1;
-  let i = col + 1;
-  while (isKeyChar(line.charCodeAt(i))) i++;
-  if (line.charCodeAt(i) !== COLON) return -1;
+  let i = at + 1;
+  while (isKeyChar(text.charCodeAt(i))) i++; // stops at the "\n" at the latest
+  if (i >= end || text.charCodeAt(i) !== COLON) return -1;
   let valueAt = i + 1;
-  if (valueAt < line.length && line.charCodeAt(valueAt) !== SPACE) return -1;
-  while (line.charCodeAt(valueAt) === SPACE) valueAt++;
-  const key = line.slice(col, i);
-  if (!stringKeys.has(key)) {
-    if (key.length > MAX_KEY_LENGTH || key === '__proto__' || typeof plainScalar(key) !== 'string')
-      throw unsupported;
-    stringKeys.add(key);
-  }
+  if (valueAt < end && text.charCodeAt(valueAt) !== SPACE) return -1;
+  while (valueAt < end && text.charCodeAt(valueAt) === SPACE) valueAt++;
+  const key = text.slice(at, i);
+  // A key must read as a string. Only "null"-like and boolean words (4 or 5 letters), numbers
+  // (starting with a digit) and `__proto__` (starting with "_") can fail: check just those.
+  const length = i - at;
+  if (
+    length > MAX_KEY_LENGTH ||
+    ((length === 4 || length === 5 || first < 65 || first === 95) &&
+      (key === '__proto__' || typeof plainScalar(key) !== 'string'))
+  )
+    throw unsupported;
   foundKey = key;
   return valueAt;
 }
 
+/** a-z, A-Z, 0-9 or _ */
 function isKeyStart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95; // a-z A-Z 0-9 _
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
 }
 
 function isKeyChar(c: number): boolean {
   return isKeyStart(c) || c === 46 || c === 47 || c === 45; // . / -
 }
 
-/** Whether a block sequence entry ("-" then a space or the end) starts at `col`. */
-function dashAt(line: string, col: number): boolean {
-  if (line.charCodeAt(col) !== DASH) return false;
-  const next = line.charCodeAt(col + 1);
-  return Number.isNaN(next) || next === SPACE;
+/** Whether a block sequence entry ("-" then a space or the end of the line) starts at `at`. */
+function dashAt(text: string, at: number, end: number): boolean {
+  return (
+    at < end &&
+    text.charCodeAt(at) === DASH &&
+    (at + 1 === end || text.charCodeAt(at + 1) === SPACE)
+  );
 }
 
 class BlockReader {
   /** Index of the next unread content line. */
   line = 0;
-  constructor(private readonly lines: Lines) {}
+  constructor(
+    private readonly text: string,
+    private readonly lines: Lines,
+  ) {}
 
   private get done(): boolean {
-    return this.line >= this.lines.text.length;
+    return this.line >= this.lines.start.length;
   }
 
   /** A block mapping whose first key starts at column `col` of the current line. */
   map(col: number): Record<string, unknown> {
+    const { text, lines } = this;
     const out: Record<string, unknown> = {};
     let first = true;
     for (;;) {
-      const text = this.lines.text[this.line]!;
-      if (!first && this.lines.indent[this.line] !== col) throw unsupported;
+      if (!first && lines.indent[this.line] !== col) throw unsupported;
       first = false;
-      const valueAt = keyAt(text, col);
+      const end = lines.end[this.line]!;
+      const valueAt = keyAt(text, lines.start[this.line]! + col, end);
       if (valueAt < 0) throw unsupported;
       const key = foundKey;
       if (Object.hasOwn(out, key)) throw unsupported; // `yaml` reports duplicate keys.
       out[key] =
-        valueAt >= text.length || text.charCodeAt(valueAt) === HASH
+        valueAt >= end || text.charCodeAt(valueAt) === HASH
           ? this.nested(col, true)
-          : this.inlineScalar(text, valueAt);
+          : this.inlineScalar(valueAt, end);
       if (this.done) return out;
-      const indent = this.lines.indent[this.line]!;
+      const indent = lines.indent[this.line]!;
       if (indent < col) return out;
       if (indent > col) throw unsupported; // a multi-line scalar or a syntax error
     }
@@ -170,24 +187,28 @@ class BlockReader {
 
   /** A block sequence whose first "-" is at column `col` of the current line. */
   seq(col: number): unknown[] {
+    const { text, lines } = this;
     const out: unknown[] = [];
     let first = true;
     for (;;) {
-      const text = this.lines.text[this.line]!;
-      if (!first && (this.lines.indent[this.line] !== col || !dashAt(text, col))) throw unsupported;
+      const start = lines.start[this.line]!;
+      const end = lines.end[this.line]!;
+      if (!first && (lines.indent[this.line] !== col || !dashAt(text, start + col, end)))
+        throw unsupported;
       first = false;
-      let at = col + 1;
-      while (text.charCodeAt(at) === SPACE) at++;
+      let at = start + col + 1;
+      while (at < end && text.charCodeAt(at) === SPACE) at++;
       out.push(
-        at >= text.length || text.charCodeAt(at) === HASH
+        at >= end || text.charCodeAt(at) === HASH
           ? this.nested(col, false)
-          : this.inline(text, at),
+          : this.inline(at - start),
       );
       if (this.done) return out;
-      const indent = this.lines.indent[this.line]!;
+      const indent = lines.indent[this.line]!;
       if (indent < col) return out;
       if (indent > col) throw unsupported;
-      if (!dashAt(this.lines.text[this.line]!, col)) return out; // a key of the parent mapping
+      // A line at this column that is not an entry is a key of the parent mapping.
+      if (!dashAt(text, lines.start[this.line]! + col, lines.end[this.line]!)) return out;
     }
   }
 
@@ -198,37 +219,41 @@ class BlockReader {
   private nested(ownerCol: number, underKey: boolean): unknown {
     this.line++;
     if (this.done) return null;
-    const indent = this.lines.indent[this.line]!;
-    const text = this.lines.text[this.line]!;
+    const { text, lines } = this;
+    const indent = lines.indent[this.line]!;
+    const at = lines.start[this.line]! + indent;
+    const end = lines.end[this.line]!;
     if (indent > ownerCol) {
-      if (dashAt(text, indent)) return this.seq(indent);
-      if (keyAt(text, indent) >= 0) return this.map(indent);
+      if (dashAt(text, at, end)) return this.seq(indent);
+      if (keyAt(text, at, end) >= 0) return this.map(indent);
       throw unsupported; // a scalar on its own line
     }
-    if (underKey && indent === ownerCol && dashAt(text, indent)) return this.seq(indent);
+    if (underKey && indent === ownerCol && dashAt(text, at, end)) return this.seq(indent);
     return null;
   }
 
-  /** Content that starts on the line of a "- ": a nested sequence, a mapping or a scalar. */
-  private inline(text: string, at: number): unknown {
-    if (dashAt(text, at)) return this.seq(at);
-    if (keyAt(text, at) >= 0) return this.map(at);
-    return this.inlineScalar(text, at);
+  /** Content at column `col` on the line of a "- ": a nested sequence, a mapping or a scalar. */
+  private inline(col: number): unknown {
+    const at = this.lines.start[this.line]! + col;
+    const end = this.lines.end[this.line]!;
+    if (dashAt(this.text, at, end)) return this.seq(col);
+    if (keyAt(this.text, at, end) >= 0) return this.map(col);
+    return this.inlineScalar(at, end);
   }
 
   /** A scalar that ends on this line; the next line is the caller's. */
-  private inlineScalar(text: string, at: number): unknown {
+  private inlineScalar(at: number, end: number): unknown {
     this.line++;
-    return scalar(text, at);
+    return scalar(this.text.slice(at, end));
   }
 }
 
-/** The scalar at `at` up to the end of the line (or a comment). */
-function scalar(text: string, at: number): unknown {
-  const c = text[at]!;
+/** A scalar that fills `text` (the rest of a line), possibly followed by a comment. */
+function scalar(text: string): unknown {
+  const c = text[0]!;
   if (c === "'" || c === '"') {
     let value = '';
-    let i = at + 1;
+    let i = 1;
     for (;;) {
       const close = text.indexOf(c, i);
       if (close < 0) throw unsupported; // continues on the next line
@@ -245,18 +270,18 @@ function scalar(text: string, at: number): unknown {
     if (!restIsBlank(text, i)) throw unsupported;
     return value;
   }
-  if (c === '[') return flowSequence(text, at);
+  if (c === '[') return flowSequence(text);
   if (c === '{') {
-    if (text[at + 1] !== '}' || !restIsBlank(text, at + 2)) throw unsupported;
+    if (text[1] !== '}' || !restIsBlank(text, 2)) throw unsupported;
     return {};
   }
   if (',]}#&*!|>%@`'.includes(c)) throw unsupported;
-  if ((c === '-' || c === '?' || c === ':') && (at + 1 === text.length || text[at + 1] === ' '))
+  if ((c === '-' || c === '?' || c === ':') && (text.length === 1 || text[1] === ' '))
     throw unsupported;
-  const hash = text.indexOf(' #', at);
+  const hash = text.indexOf(' #');
   let end = hash < 0 ? text.length : hash;
   while (text.charCodeAt(end - 1) === SPACE) end--;
-  const value = text.slice(at, end);
+  const value = end === text.length ? text : text.slice(0, end);
   // "a: b: c" and "a: b:" are nested mappings on one line: errors to `yaml`.
   if (value.includes(': ') || value.endsWith(':')) throw unsupported;
   return plainScalar(value);
@@ -266,10 +291,10 @@ function scalar(text: string, at: number): unknown {
  * A one-line flow sequence of plain scalars, as `yaml` writes short lists of numbers
  * (`[ 0.3, 0.2 ]`). Items with quotes, colons, brackets or comments make it give up.
  */
-function flowSequence(text: string, at: number): unknown[] {
-  const close = text.indexOf(']', at);
+function flowSequence(text: string): unknown[] {
+  const close = text.indexOf(']');
   if (close < 0 || !restIsBlank(text, close + 1)) throw unsupported;
-  const inner = text.slice(at + 1, close);
+  const inner = text.slice(1, close);
   if (/^ *$/.test(inner)) {
     if (inner.length > 0) throw unsupported; // "[ ]" is fine YAML but rare: keep the subset small
     return [];
@@ -284,7 +309,7 @@ function flowSequence(text: string, at: number): unknown[] {
   });
 }
 
-/** Only spaces, or spaces then a comment, from `i` to the end of the line. */
+/** Only spaces, or spaces then a comment, from `i` to the end of `text`. */
 function restIsBlank(text: string, i: number): boolean {
   let j = i;
   while (text.charCodeAt(j) === SPACE) j++;

@@ -41,39 +41,33 @@ export default class ConfigExplain extends VmsCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ConfigExplain);
-    let rows: Row[];
-    try {
-      const result = await loadValidatedFleet(flags.dir, flags.now);
-      const matches = result.fleet.find('Camera', args.camera);
-      if (matches.length === 0)
-        throw new InputError(
-          `camera "${args.camera}" not found in ${flags.dir}`,
-          `List cameras with: vmsctl get cameras --dir ${flags.dir}`,
-        );
-      if (matches.length > 1)
-        throw new InputError(
-          `camera name "${args.camera}" is ambiguous: ${matches.map((m) => m.key.replace(/^Camera\//, '')).join(', ')}`,
-          'Give it as namespace/name.',
-        );
-      const resolved = result.configs.get(matches[0]!.key)!;
-      const found = explainRows(resolved, args.key);
-      if (found.length === 0) {
-        throw new InputError(
-          `"${args.key}" is not a configuration key of this camera`,
-          `Top-level keys: ${Object.keys(resolved.value).join(', ')}`,
-        );
-      }
-      rows = found.map((r) => ({
-        key: r.key,
-        value: r.value,
-        layer: r.origin.layer,
-        setBy: setBy(r.origin),
-        at: where(flags.dir, r.origin),
-      }));
-    } catch (err) {
-      if (err instanceof InputError) this.fail(err.message, err.next);
-      throw err;
+    const result = await loadValidatedFleet(flags.dir, flags.now);
+    const matches = result.fleet.find('Camera', args.camera);
+    if (matches.length === 0)
+      throw new InputError(
+        `camera "${args.camera}" not found in ${flags.dir}`,
+        `List cameras with: vmsctl get cameras --dir ${flags.dir}`,
+      );
+    if (matches.length > 1)
+      throw new InputError(
+        `camera name "${args.camera}" is ambiguous: ${matches.map((m) => m.key.replace(/^Camera\//, '')).join(', ')}`,
+        'Give it as namespace/name.',
+      );
+    const resolved = result.configs.get(matches[0]!.key)!;
+    const found = explainRows(resolved, args.key);
+    if (found.length === 0) {
+      throw new InputError(
+        `"${args.key}" is not a configuration key of this camera`,
+        `Top-level keys: ${Object.keys(resolved.value).join(', ')}`,
+      );
     }
+    const rows: Row[] = found.map((r) => ({
+      key: r.key,
+      value: r.value,
+      layer: r.origin.layer,
+      setBy: setBy(r.origin),
+      at: where(flags.dir, r.origin),
+    }));
     const columns: Column<Row>[] = [
       { header: 'KEY', get: (r) => r.key },
       { header: 'VALUE', get: (r) => JSON.stringify(r.value) },
