@@ -10,7 +10,7 @@
  * that one phase's peak memory and warmed-up JIT do not leak into another. The last line
  * printed is one JSON object for tooling.
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { generateFleet, mutateFleet } from '../resources/fleet/generate.js';
 import { loadFleetDir, validateFleet, type FleetFile } from '../resources/index.js';
-import { planFleet } from '../resources/plan/index.js';
+import { planFleet, readPlanBaseline } from '../resources/plan/index.js';
 
 type Phase = 'parse' | 'validate' | 'plan';
 
@@ -32,8 +32,6 @@ interface Measurement {
   peakRssMB: number;
   errors: number;
   warnings: number;
-  /** plan only: time to load the current fleet, which the plan command also pays. */
-  loadCurrentSeconds?: number;
   changes?: { create: number; update: number; delete: number; unchanged: number };
 }
 
@@ -104,24 +102,21 @@ async function measure(phase: Phase, baseDir: string, prDir: string): Promise<Me
       ...count(result.diagnostics),
     };
   }
-  // The plan command holds the current fleet too; loading it is timed apart because CI
-  // pays it once per branch, while "plan" is the pull request's own cost.
-  const startCurrent = process.hrtime.bigint();
-  const current = await loadFleetDir(baseDir);
-  const loadCurrentSeconds = seconds(startCurrent);
+  // What `vmsctl plan <dir> --against HEAD` does: load and validate the pull request's
+  // fleet, read the base commit through Git, reuse unchanged files, and diff.
   const cpu = process.cpuUsage();
   const start = process.hrtime.bigint();
   const desired = await loadFleetDir(prDir);
   const result = validateFleet(desired, { now: NOW });
-  const plan = planFleet(desired.resources, current.resources);
+  const { current } = await readPlanBaseline(prDir, 'HEAD', result.fleet.resources);
+  const plan = planFleet(result.fleet.unique(), current.resources);
   const s = seconds(start);
   return {
     phase,
     seconds: s,
     cpuSeconds: cpuSince(cpu),
     peakRssMB: peakRssMB(),
-    ...count(result.diagnostics),
-    loadCurrentSeconds,
+    ...count([...result.diagnostics, ...current.diagnostics]),
     changes: plan.summary,
   };
 }
@@ -184,10 +179,26 @@ async function main(args: readonly string[]): Promise<void> {
   const pr = mutateFleet(base, { seed, fraction: 0.01 });
   const generateSeconds = seconds(genStart);
   const root = await mkdtemp(path.join(os.tmpdir(), 'vmsctl-bench-plan-'));
+  // The base fleet is a commit of a Git repository and the pull request its working tree,
+  // as in CI; bare parsing reads the base as plain files.
   const baseDir = path.join(root, 'base');
-  const prDir = path.join(root, 'pr');
+  const prDir = path.join(root, 'repo', 'fleet');
   try {
     await writeFleet(baseDir, base);
+    await writeFleet(prDir, base);
+    const git = (...a: string[]) =>
+      execFileSync(
+        'git',
+        ['-c', 'user.name=bench', '-c', 'user.email=bench@example.invalid', ...a],
+        {
+          cwd: path.dirname(prDir),
+          stdio: 'ignore',
+        },
+      );
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'base');
+    await rm(prDir, { recursive: true });
     await writeFleet(prDir, pr);
     const bytes = base.reduce((n, f) => n + Buffer.byteLength(f.text), 0);
     const changedFiles = pr.filter((f, i) => f.text !== base[i]?.text).length;
@@ -202,18 +213,18 @@ async function main(args: readonly string[]): Promise<void> {
     const parseS = med('parse', (m) => m.seconds);
     const validateS = med('validate', (m) => m.seconds);
     const planS = med('plan', (m) => m.seconds);
-    const loadCurrentS = med('plan', (m) => m.loadCurrentSeconds ?? 0);
     const parseMB = med('parse', (m) => m.peakRssMB);
     const validateMB = med('validate', (m) => m.peakRssMB);
     const planMB = med('plan', (m) => m.peakRssMB);
     const peakMB = Math.max(validateMB, planMB);
-    const total = validateS + planS;
+    const slowest = Math.max(validateS, planS);
     const ratio = validateS / parseS;
+    if (results.plan.some((m) => m.changes!.create + m.changes!.update + m.changes!.delete === 0))
+      throw new Error('the pull request plans no change: the fixture is wrong');
     const last = results.plan[results.plan.length - 1]!;
     const lastValidate = results.validate[results.validate.length - 1]!;
 
     const cpu = (p: Phase) => fmtS(med(p, (m) => m.cpuSeconds));
-    const totalCpu = med('validate', (m) => m.cpuSeconds) + med('plan', (m) => m.cpuSeconds);
     const rows: string[][] = [
       ['phase', 'wall s', 'cpu s', 'peak RSS MB', 'target'],
       ['baseline: read + YAML parse (bare)', fmtS(parseS), cpu('parse'), fmtMB(parseMB), '-'],
@@ -225,19 +236,18 @@ async function main(args: readonly string[]): Promise<void> {
         `goal < ${GOAL_SECONDS} s`,
       ],
       [
-        'plan: load PR + validate + plan',
+        'plan: load + validate + read HEAD + diff',
         fmtS(planS),
         cpu('plan'),
         fmtMB(planMB),
         `goal < ${GOAL_SECONDS} s`,
       ],
-      ['  (plan command also loads current)', fmtS(loadCurrentS), '', '', 'not counted'],
       [
-        'validate + plan',
-        fmtS(total),
-        fmtS(totalCpu),
+        'slowest of the two',
+        fmtS(slowest),
+        '',
         fmtMB(peakMB),
-        `< ${TARGET_SECONDS} s and < ${TARGET_RSS_MB} MB: time ${mark(total < TARGET_SECONDS)}, memory ${mark(peakMB < TARGET_RSS_MB)}; goal ${GOAL_SECONDS} s: ${mark(total < GOAL_SECONDS)}`,
+        `< ${TARGET_SECONDS} s and < ${TARGET_RSS_MB} MB: time ${mark(slowest < TARGET_SECONDS)}, memory ${mark(peakMB < TARGET_RSS_MB)}; goal ${GOAL_SECONDS} s: ${mark(slowest < GOAL_SECONDS)}`,
       ],
       ['validate / bare parse (wall)', `${ratio.toFixed(2)}x`, '', '', ''],
     ];

@@ -1,15 +1,10 @@
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import { Flags } from '@oclif/core';
 import {
   formatDiagnostic,
-  gitFleetLocation,
   hasErrors,
-  loadFleetDir,
-  parseFleetFiles,
   planFleet,
   planToJson,
-  readGitFleet,
+  readPlanBaseline,
   renderPlanMarkdown,
   renderPlanText,
   type LoadResult,
@@ -58,7 +53,12 @@ export default class Plan extends VmsCommand {
         `Fix them (vmsctl validate ${args.dir}) and plan again.`,
       );
     }
-    const { current, against } = await loadBaseline(args.dir, flags.against);
+    const { current, label: against } = await readPlanBaseline(
+      args.dir,
+      flags.against,
+      result.fleet.resources,
+    );
+    warnUnreadable(current, against);
     const plan = planFleet(result.fleet.unique(), current.resources);
     const changed = plan.changes.length > 0;
     if (output === 'json') {
@@ -76,24 +76,6 @@ export default class Plan extends VmsCommand {
     }
     this.setExit(changed ? EXIT.findings : EXIT.ok);
   }
-}
-
-/** The state to compare with: a directory if one exists at `against`, else a Git ref. */
-async function loadBaseline(
-  dir: string,
-  against: string,
-): Promise<{ current: LoadResult; against: string }> {
-  const asDir = await stat(against).catch(() => undefined);
-  if (asDir?.isDirectory()) {
-    const current = await loadFleetDir(against);
-    warnUnreadable(current, against);
-    return { current, against: path.relative(process.cwd(), path.resolve(against)) || '.' };
-  }
-  const location = await gitFleetLocation(dir);
-  const { files, revision } = await readGitFleet(location.repoRoot, against, location.prefix);
-  const current = parseFleetFiles(files);
-  warnUnreadable(current, `${against} (${revision.slice(0, 12)})`);
-  return { current, against: `${against} (${revision.slice(0, 12)})` };
 }
 
 /** Baseline documents that do not load are left out of the plan; say so rather than hide it. */

@@ -55,19 +55,26 @@ function cloneLeaf(v: unknown): unknown {
  * → per-model settings on the camera, deep-merged, remembering which layer set each key.
  * The edge stack and controllers call this same function.
  */
-export function resolveCameraConfig(fleet: Fleet, camera: LoadedResource<Camera>): ResolvedConfig {
+export function resolveCameraConfig(
+  fleet: Fleet,
+  camera: LoadedResource<Camera>,
+  options: { provenance?: boolean } = {},
+): ResolvedConfig {
   const value = clonePlain(SYSTEM_DEFAULTS) as EffectiveConfig;
   value.models = {};
   const origins = new Map<string, Origin>();
+  // Validation of thousands of cameras needs only values; `explain` asks for provenance.
+  const track = options.provenance !== false;
+  const note = track ? (key: string, origin: Origin) => origins.set(key, origin) : () => undefined;
   const setAll = (obj: Plain, prefix: string, origin: Origin) => {
     for (const k of Object.keys(obj)) {
       const v = obj[k];
       const key = prefix ? `${prefix}.${k}` : k;
       if (isPlain(v)) setAll(v, key, origin);
-      else origins.set(key, origin);
+      else note(key, origin);
     }
   };
-  setAll(value as unknown as Plain, '', { layer: 'system' });
+  if (track) setAll(value as unknown as Plain, '', { layer: 'system' });
 
   const merge = (
     overlay: unknown,
@@ -81,13 +88,12 @@ export function resolveCameraConfig(fleet: Fleet, camera: LoadedResource<Camera>
       const v = overlay[k];
       if (v === undefined) continue;
       const key = prefix ? `${prefix}.${k}` : k;
-      const path = [...srcPath, k];
       if (isPlain(v)) {
         if (!isPlain(target[k])) target[k] = {};
-        merge(v, target[k] as Plain, key, origin, path);
+        merge(v, target[k] as Plain, key, origin, track ? [...srcPath, k] : srcPath);
       } else {
         target[k] = cloneLeaf(v);
-        origins.set(key, { ...origin, path });
+        if (track) note(key, { ...origin, path: [...srcPath, k] });
       }
     }
   };
@@ -107,25 +113,24 @@ export function resolveCameraConfig(fleet: Fleet, camera: LoadedResource<Camera>
       overlapSeconds: req?.overlapSeconds ?? SYSTEM_DEFAULTS.segment.overlapSeconds,
       fps: req?.fps ?? 1,
     };
-    if (model) {
+    if (model && track) {
       const at = (p: Path): Origin => ({
         layer: 'model',
         resource: `AIModel/${m.name}`,
         loaded: model,
         path: p,
       });
-      origins.set(`${base}.priority`, at(['spec', 'priority']));
-      origins.set(
+      note(`${base}.priority`, at(['spec', 'priority']));
+      note(
         `${base}.confidenceThreshold`,
         model.resource.spec.confidenceThreshold !== undefined
           ? at(['spec', 'confidenceThreshold'])
           : { layer: 'system' },
       );
-      origins.set(`${base}.overlapSeconds`, at(['spec', 'requirements', 'overlapSeconds']));
-      origins.set(`${base}.fps`, at(['spec', 'requirements', 'fps']));
-    } else {
-      for (const k of Object.keys(value.models[m.name]!))
-        origins.set(`${base}.${k}`, { layer: 'system' });
+      note(`${base}.overlapSeconds`, at(['spec', 'requirements', 'overlapSeconds']));
+      note(`${base}.fps`, at(['spec', 'requirements', 'fps']));
+    } else if (track) {
+      for (const k of Object.keys(value.models[m.name]!)) note(`${base}.${k}`, { layer: 'system' });
     }
   }
   const enabledNames = new Set(enabledModels.map((m) => m.name));

@@ -1,5 +1,6 @@
 /** Reads a fleet as it was at a Git revision, without touching the work tree. */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { byCodeUnit } from './diff.js';
 import { isManifestPath, type FleetFile } from '../manifest/load.js';
@@ -144,21 +145,41 @@ function readBlobs(repoDir: string, oids: readonly string[]): Promise<string[]> 
 }
 
 /**
+ * Git's object id of a file's content (SHA-1, or SHA-256 for repositories in that format),
+ * so a file already in hand need not be read from Git again.
+ */
+export function gitBlobId(text: string, oidLength: number): string {
+  const body = Buffer.from(text, 'utf8');
+  const hash = createHash(oidLength === 64 ? 'sha256' : 'sha1');
+  hash.update(`blob ${body.length}\0`);
+  hash.update(body);
+  return hash.digest('hex');
+}
+
+/**
  * Reads the fleet files under `subdir` (relative to the repository root) as they were at `ref`.
- * Paths are relative to `subdir`, as readFleetDir gives them for that folder.
+ * Paths are relative to `subdir`, as readFleetDir gives them for that folder. Files in
+ * `known` (path → text) whose content Git has unchanged are returned from there unread.
  */
 export async function readGitFleet(
   repoDir: string,
   ref: string,
   subdir = '',
+  known: ReadonlyMap<string, string> = new Map(),
 ): Promise<{ files: FleetFile[]; revision: string }> {
   const git = openGit(repoDir);
   const revision = await resolveCommit(git, repoDir, ref);
   const blobs = await listBlobs(git, revision, normalizeSubdir(subdir));
+  const reused = blobs.map((b) => {
+    const text = known.get(b.path);
+    return text !== undefined && gitBlobId(text, b.oid.length) === b.oid ? text : undefined;
+  });
+  const toRead = blobs.filter((_, i) => reused[i] === undefined);
   const texts = await readBlobs(
     repoDir,
-    blobs.map((b) => b.oid),
+    toRead.map((b) => b.oid),
   );
-  const files = blobs.map((b, i) => ({ path: b.path, text: texts[i] ?? '' }));
+  const read = new Map(toRead.map((b, i) => [b.path, texts[i] ?? '']));
+  const files = blobs.map((b, i) => ({ path: b.path, text: reused[i] ?? read.get(b.path) ?? '' }));
   return { files, revision };
 }

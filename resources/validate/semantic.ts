@@ -18,6 +18,7 @@ export interface ValidateOptions {
 export interface ValidationResult {
   fleet: Fleet;
   diagnostics: Diagnostic[];
+  /** Effective configuration per camera key; values only (resolve again for provenance). */
   configs: Map<string, ResolvedConfig>;
   capacity: CapacityReport;
 }
@@ -227,7 +228,7 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
   const configs = new Map<string, ResolvedConfig>();
   for (const c of fleet.cameras.values()) {
     checkCamera(fleet, c, error);
-    configs.set(c.key, resolveCameraConfig(fleet, c));
+    configs.set(c.key, resolveCameraConfig(fleet, c, { provenance: false }));
     checkCompatibility(fleet, c, configs.get(c.key)!, error, warn);
   }
 

@@ -1,6 +1,13 @@
 import { Args } from '@oclif/core';
 import { Box, Text } from 'ink';
-import { explainRows, originPosition, type Origin } from '../../../resources/index.js';
+import {
+  explainRows,
+  originPosition,
+  resolveCameraConfig,
+  type Camera,
+  type LoadedResource,
+  type Origin,
+} from '../../../resources/index.js';
 import { VmsCommand } from '../../base-command.js';
 import {
   dirFlag,
@@ -53,7 +60,7 @@ export default class ConfigExplain extends VmsCommand {
         `camera name "${args.camera}" is ambiguous: ${matches.map((m) => m.key.replace(/^Camera\//, '')).join(', ')}`,
         'Give it as namespace/name.',
       );
-    const resolved = result.configs.get(matches[0]!.key)!;
+    const resolved = resolveCameraConfig(result.fleet, matches[0] as LoadedResource<Camera>);
     const found = explainRows(resolved, args.key);
     if (found.length === 0) {
       throw new InputError(
