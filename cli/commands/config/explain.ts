@@ -1,5 +1,4 @@
 import { Args } from '@oclif/core';
-import { Box, Text } from 'ink';
 import {
   explainRows,
   originPosition,
@@ -16,8 +15,8 @@ import {
   loadValidatedFleet,
   nowFlag,
 } from '../../fleet-input.js';
-import { formatTable, type Column } from '../../render/table.js';
-import { TableView } from '../../render/views.js';
+import { line, table } from '../../render/blocks.js';
+import type { Column } from '../../render/table.js';
 
 interface Row {
   key: string;
@@ -85,13 +84,10 @@ export default class ConfigExplain extends VmsCommand {
     await this.emit({
       json: flags.json,
       data: rows,
-      view: () => (
-        <Box flexDirection="column">
-          <Text dimColor>{`Effective configuration of ${args.camera}`}</Text>
-          <TableView rows={rows} columns={columns} />
-        </Box>
-      ),
-      text: () => formatTable(rows, columns),
+      blocks: () => [
+        line(`Effective configuration of ${args.camera}`, 'muted'),
+        table(rows, columns),
+      ],
     });
   }
 }

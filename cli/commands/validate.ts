@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import { formatDiagnostic, hasErrors, type Diagnostic } from '../../resources/index.js';
+import { hasErrors, type Diagnostic } from '../../resources/index.js';
 import { EXIT, VmsCommand } from '../base-command.js';
 import { dirArg, loadValidatedFleet, nowFlag } from '../fleet-input.js';
-import { DiagnosticsView } from '../render/views.js';
+import { line } from '../render/blocks.js';
 
 export default class Validate extends VmsCommand {
   static override summary =
@@ -37,12 +37,11 @@ export default class Validate extends VmsCommand {
     await this.emit({
       json: flags.json,
       data: { valid: !hasErrors(diagnostics), resources, errors, warnings, diagnostics },
-      view: () => <DiagnosticsView diagnostics={diagnostics} summary={summary} />,
-      text: () =>
-        [
-          ...diagnostics.map(flags.format === 'github' ? githubAnnotation : formatDiagnostic),
-          summary,
-        ].join('\n'),
+      // GitHub annotations are for the Actions log: plain lines, whatever the terminal.
+      blocks: () =>
+        flags.format === 'github'
+          ? [...diagnostics.map((d) => line(githubAnnotation(d))), line(summary)]
+          : [{ type: 'diagnostics', diagnostics, summary }],
     });
     this.setExit(errors ? EXIT.findings : EXIT.ok);
   }

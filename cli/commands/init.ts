@@ -1,9 +1,9 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { Box, Text } from 'ink';
 import { Name, scaffoldFleet } from '../../resources/index.js';
 import { VmsCommand } from '../base-command.js';
+import { line } from '../render/blocks.js';
 
 const NAME = new RegExp(Name.pattern!);
 
@@ -77,25 +77,16 @@ export default class Init extends VmsCommand {
     await this.emit({
       json: flags.json,
       data: { dir, written, skipped },
-      view: () => (
-        <Box flexDirection="column">
-          <Text
-            color="green"
-            bold
-          >{`Created a fleet in ${rel}: ${written.length} file(s)${skipped.length ? `, ${skipped.length} kept as they were` : ''}.`}</Text>
-          <Text>Next:</Text>
-          {next.map((n) => (
-            <Text key={n}>{`  ${n}`}</Text>
-          ))}
-        </Box>
-      ),
-      text: () =>
-        [
+      blocks: () => [
+        line(
           `Created a fleet in ${rel}: ${written.length} file(s)${skipped.length ? `, ${skipped.length} kept as they were` : ''}.`,
-          ...written.map((w) => `  ${w}`),
-          'Next:',
-          ...next.map((n) => `  ${n}`),
-        ].join('\n'),
+          'ok',
+          true,
+        ),
+        ...written.map((w) => line(`  ${w}`, 'muted')),
+        line('Next:'),
+        ...next.map((n) => line(`  ${n}`)),
+      ],
     });
   }
 }

@@ -11,7 +11,6 @@ import {
 } from '../../resources/index.js';
 import { EXIT, VmsCommand } from '../base-command.js';
 import { dirArg, InputError, loadValidatedFleet, nowFlag } from '../fleet-input.js';
-import { DiffView } from '../render/views.js';
 
 export default class Plan extends VmsCommand {
   static override summary = 'Show what a fleet changes against a Git ref or another directory.';
@@ -67,12 +66,7 @@ export default class Plan extends VmsCommand {
       process.stdout.write(`${renderPlanMarkdown(plan, { against })}\n`);
     } else {
       const text = renderPlanText(plan, { against });
-      await this.emit({
-        json: false,
-        data: null,
-        view: () => <DiffView text={text} />,
-        text: () => text,
-      });
+      await this.emit({ json: false, data: null, blocks: () => [{ type: 'diff', text }] });
     }
     this.setExit(changed ? EXIT.findings : EXIT.ok);
   }

@@ -1,5 +1,4 @@
 import { Flags } from '@oclif/core';
-import { Box, Text } from 'ink';
 import {
   formatBytes,
   utilizationLevel,
@@ -8,8 +7,8 @@ import {
 } from '../../resources/index.js';
 import { EXIT, VmsCommand } from '../base-command.js';
 import { dirArg, loadValidatedFleet, nowFlag } from '../fleet-input.js';
-import { formatTable, type Column } from '../render/table.js';
-import { TableView } from '../render/views.js';
+import { line, table } from '../render/blocks.js';
+import type { Column } from '../render/table.js';
 
 const pct = (u: number) => (Number.isFinite(u) ? `${Math.round(u * 100)}%` : 'n/a');
 const cores = (n: number) => n.toFixed(2);
@@ -113,32 +112,12 @@ export default class Capacity extends VmsCommand {
     await this.emit({
       json: flags.json,
       data: json,
-      view: () => (
-        <Box flexDirection="column">
-          <TableView title="Edge servers" rows={report.edges} columns={edgeColumns} />
-          <TableView title="Sites" rows={report.sites} columns={siteColumns} />
-          {flags.placements ? (
-            <TableView title="Suggested placement" rows={suggested} columns={placementColumns} />
-          ) : null}
-          {problems.map((p) => (
-            <Text key={p} color="red">
-              {p}
-            </Text>
-          ))}
-        </Box>
-      ),
-      text: () =>
-        [
-          'Edge servers',
-          formatTable(report.edges, edgeColumns),
-          '',
-          'Sites',
-          formatTable(report.sites, siteColumns),
-          ...(flags.placements
-            ? ['', 'Suggested placement', formatTable(suggested, placementColumns)]
-            : []),
-          ...(problems.length ? ['', ...problems] : []),
-        ].join('\n'),
+      blocks: () => [
+        table(report.edges, edgeColumns, 'Edge servers'),
+        table(report.sites, siteColumns, 'Sites'),
+        ...(flags.placements ? [table(suggested, placementColumns, 'Suggested placement')] : []),
+        ...problems.map((p) => line(p, 'error')),
+      ],
     });
     const over = report.edges.some((l) => status(l) === 'OVER');
     this.setExit(over || report.unplaced.length ? EXIT.findings : EXIT.ok);

@@ -2,8 +2,8 @@ import { Args } from '@oclif/core';
 import { KINDS, findKind, type LoadedResource, type PrinterColumn } from '../../resources/index.js';
 import { VmsCommand } from '../base-command.js';
 import { dirFlag, loadValidatedFleet, nowFlag } from '../fleet-input.js';
-import { formatTable, type Column } from '../render/table.js';
-import { TableView } from '../render/views.js';
+import { line, table } from '../render/blocks.js';
+import type { Column } from '../render/table.js';
 
 /** Reads a simple `.a.b.c` JSONPath; status columns have no value in a fleet directory. */
 function readPath(obj: unknown, jsonPath: string): unknown {
@@ -65,9 +65,10 @@ export default class Get extends VmsCommand {
     await this.emit({
       json: flags.json,
       data: { apiVersion: 'v1', kind: 'List', items: items.map((r) => r.resource) },
-      view: () => <TableView rows={items} columns={columns} />,
-      text: () =>
-        items.length ? formatTable(items, columns) : `No ${def.plural} in ${flags.dir}.`,
+      blocks: () =>
+        items.length
+          ? [table(items, columns)]
+          : [line(`No ${def.plural} in ${flags.dir}.`, 'muted')],
     });
   }
 }

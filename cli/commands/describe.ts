@@ -10,7 +10,6 @@ import {
 } from '../../resources/index.js';
 import { VmsCommand } from '../base-command.js';
 import { dirFlag, displayPath, loadValidatedFleet, nowFlag } from '../fleet-input.js';
-import { DiffView } from '../render/views.js';
 
 interface Section {
   title: string;
@@ -84,8 +83,7 @@ export default class Describe extends VmsCommand {
         details: sections,
         findings,
       },
-      view: () => <DiffView text={text} />,
-      text: () => text,
+      blocks: () => [{ type: 'diff', text }],
     });
   }
 }

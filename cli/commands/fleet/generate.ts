@@ -1,9 +1,9 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { Text } from 'ink';
 import { generateFleet } from '../../../resources/index.js';
 import { VmsCommand } from '../../base-command.js';
+import { line } from '../../render/blocks.js';
 
 export default class FleetGenerate extends VmsCommand {
   static override summary =
@@ -64,8 +64,7 @@ export default class FleetGenerate extends VmsCommand {
     await this.emit({
       json: flags.json,
       data: summary,
-      view: () => <Text color="green">{message}</Text>,
-      text: () => message,
+      blocks: () => [line(message, 'ok')],
     });
   }
 }
