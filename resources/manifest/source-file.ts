@@ -4,6 +4,7 @@ import {
   isSeq,
   LineCounter,
   parseAllDocuments,
+  visit,
   type Document,
   type Node,
   type ParsedNode,
@@ -59,12 +60,17 @@ export class SourceFile {
         ...pos(e.pos[0]),
       }));
       if (doc.contents === null && errors.length === 0) return;
-      out.push({
-        index,
-        value: errors.length ? undefined : doc.toJS({ maxAliasCount: 100 }),
-        errors,
-        warnings,
-      });
+      let value: unknown;
+      if (errors.length === 0) {
+        try {
+          value = doc.toJS({ maxAliasCount: 100 });
+        } catch (err) {
+          // Alias problems (unknown anchor, alias bombs) surface only when building values.
+          const at = unresolvedAliasOffset(doc, err) ?? doc.contents?.range?.[0] ?? 0;
+          errors.push({ message: firstLine((err as Error).message), ...pos(at) });
+        }
+      }
+      out.push({ index, value, errors, warnings });
     });
     return out;
   }
@@ -101,6 +107,20 @@ export class SourceFile {
     }
     return lines.linePos(offset);
   }
+}
+
+/** Offset of the alias an error names, so the finding points at it rather than the document. */
+function unresolvedAliasOffset(doc: Document.Parsed, err: unknown): number | undefined {
+  const name = /alias[^:]*: (\S+)/i.exec((err as Error)?.message ?? '')?.[1];
+  let offset: number | undefined;
+  if (name) {
+    visit(doc, {
+      Alias(_, node) {
+        if (node.source === name && offset === undefined) offset = node.range?.[0];
+      },
+    });
+  }
+  return offset;
 }
 
 function firstLine(message: string): string {

@@ -38,6 +38,32 @@ describe('bad input', () => {
     expect(d.line).toBeGreaterThan(5);
   });
 
+  it('an alias to a missing anchor is a finding at the alias', () => {
+    const files = addFile(
+      exampleFiles(),
+      'tenants/acme/bad.yaml',
+      'apiVersion: vmsctl.io/v1alpha1\nkind: Site\nmetadata:\n  name: x\n  namespace: acme\nspec: *nope\n',
+    );
+    const d = only(check(files), 'yaml-syntax');
+    expect(d).toMatchObject({ file: 'tenants/acme/bad.yaml', line: 6, col: 7 });
+    expect(d.message).toContain('Unresolved alias');
+  });
+
+  it('an alias bomb is refused, not expanded', () => {
+    const rows = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 12; i++)
+      rows.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(', ')}]`,
+      );
+    const d = only(
+      check(addFile(exampleFiles(), 'bomb.yaml', `${rows.join('\n')}\n`)),
+      'yaml-syntax',
+    );
+    expect(d.message).toContain('Excessive alias count');
+  });
+
   it('unknown apiVersion', () => {
     const files = editFile(
       exampleFiles(),
