@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,7 +97,7 @@ describe('vmsctl init + validate', () => {
     await vmsctl(['init', 'lic'], work);
     const r = await vmsctl(['validate', 'lic', '--now', '2099-01-01'], work);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('license-expired'.replace('license-expired', 'license expired on'));
+    expect(r.stdout).toContain('license expired on');
   });
 
   it('validate: a directory that does not exist exits 2 with a next step', async () => {
@@ -107,14 +107,12 @@ describe('vmsctl init + validate', () => {
     expect(r.stderr).toContain('vmsctl init nope');
   });
 
-  it('validate: an unreadable file is reported with its path', async () => {
+  it('validate: a file that cannot be read (a dangling link) is reported with its path', async () => {
     await vmsctl(['init', 'unreadable'], work);
     await symlink(
       path.join(work, 'missing-target.yaml'),
       path.join(work, 'unreadable/tenants/acme/dangling.yaml'),
     );
-    const dir = path.join(work, 'unreadable/tenants/acme/sites/hq');
-    await chmod(dir, 0o755);
     const r = await vmsctl(['validate', 'unreadable'], work);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(

@@ -9,7 +9,8 @@ import {
   type ValidationResult,
 } from '../../resources/index.js';
 import { VmsCommand } from '../base-command.js';
-import { dirFlag, displayPath, loadValidatedFleet, nowFlag } from '../fleet-input.js';
+import { dirFlag, displayPath, loadValidatedFleet, nowFlag, parseNow } from '../fleet-input.js';
+import { line } from '../render/blocks.js';
 
 interface Section {
   title: string;
@@ -45,15 +46,19 @@ export default class Describe extends VmsCommand {
       this.fail(
         matches.length
           ? `"${rest.join('/')}" is ambiguous: ${matches.map((m) => m.key).join(', ')}`
-          : `${def.kind} "${rest.join('/')}" not found in ${flags.dir}`,
+          : result.failed.has(`${def.kind}/${rest.join('/')}`)
+            ? `${def.kind} "${rest.join('/')}" is in ${flags.dir} but does not load`
+            : `${def.kind} "${rest.join('/')}" not found in ${flags.dir}`,
         matches.length
           ? 'Give it as kind/namespace/name.'
-          : `List them with: vmsctl get ${def.plural} --dir ${flags.dir}`,
+          : result.failed.has(`${def.kind}/${rest.join('/')}`)
+            ? `See why with: vmsctl validate ${flags.dir}`
+            : `List them with: vmsctl get ${def.plural} --dir ${flags.dir}`,
       );
     }
     const item = matches[0]!;
     const pos = positionOf(item);
-    const sections = describeSections(result, item.key);
+    const sections = describeSections(result, item.key, parseNow(flags.now) ?? new Date());
     const findings = result.diagnostics.filter(
       (d) =>
         d.kind === item.resource.kind &&
@@ -83,13 +88,13 @@ export default class Describe extends VmsCommand {
         details: sections,
         findings,
       },
-      blocks: () => [{ type: 'diff', text }],
+      blocks: () => [line(text)],
     });
   }
 }
 
 /** Relations and derived figures for one resource, by kind. */
-function describeSections(result: ValidationResult, key: string): Section[] {
+function describeSections(result: ValidationResult, key: string, now: Date): Section[] {
   const { fleet, capacity, configs } = result;
   const [kind, ...id] = key.split('/');
   const scoped = id.join('/');
@@ -145,7 +150,7 @@ function describeSections(result: ValidationResult, key: string): Section[] {
     const cams = fleet.camerasByTenant().get(scoped) ?? [];
     const enabled = cams.filter((c) => c.resource.spec.enabled !== false).length;
     const days = Math.ceil(
-      (Date.parse(`${t.spec.license.validUntil}T23:59:59Z`) - Date.now()) / 86_400_000,
+      (Date.parse(`${t.spec.license.validUntil}T23:59:59Z`) - now.getTime()) / 86_400_000,
     );
     sections.push({
       title: 'License',

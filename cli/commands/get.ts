@@ -43,6 +43,12 @@ export default class Get extends VmsCommand {
       );
     const result = await loadValidatedFleet(flags.dir, flags.now);
     const items = result.fleet.ofKind(def.kind);
+    const broken = [...result.failed].filter((id) => id.startsWith(`${def.kind}/`)).length;
+    if (broken) {
+      process.stderr.write(
+        `warning: ${broken} ${def.kind} document(s) in ${flags.dir} do not load and are not listed; see why with: vmsctl validate ${flags.dir}\n`,
+      );
+    }
     const placement = new Map(
       result.capacity.placements.map((p) => [p.camera, p.edge.split('/').pop()!]),
     );

@@ -49,7 +49,9 @@ export default class Validate extends VmsCommand {
 
 /** GitHub Actions workflow command, shown inline on the pull request diff. */
 function githubAnnotation(d: Diagnostic): string {
-  const escape = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  // Escaping as GitHub's toolkit does: data escapes %, CR, LF; properties also ":" and ",".
+  const data = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  const prop = (s: string) => data(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
   const title = d.kind ? `${d.kind}/${d.name} ${d.field ?? ''}`.trim() : d.code;
-  return `::${d.severity === 'error' ? 'error' : 'warning'} file=${d.file},line=${d.line},col=${d.col},title=${escape(title)}::${escape(d.message)}`;
+  return `::${d.severity === 'error' ? 'error' : 'warning'} file=${prop(d.file)},line=${d.line},col=${d.col},title=${prop(title)}::${data(d.message)}`;
 }

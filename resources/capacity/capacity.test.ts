@@ -54,10 +54,21 @@ describe('capacity model', () => {
     );
   });
 
+  it('a schedule window past midnight counts the night', () => {
+    const files = editFile(
+      exampleFiles(),
+      PATHS.cameras,
+      'start: "18:00"\n        end: "24:00"',
+      'start: "22:00"\n        end: "06:00"',
+    );
+    const d = capacityOf(files).demands.get('Camera/acme/storage-cam')!;
+    expect(d.storageBytes).toBeCloseTo((2e6 / 8) * 86_400 * 14 * ((8 * 5) / (24 * 7)), -6);
+  });
+
   it('reports cameras that fit nowhere', () => {
     const files = editFile(exampleFiles(), PATHS.edges, 'memory: 64Gi', 'memory: 3Gi');
     const c = capacityOf(files);
     expect(c.unplaced.length).toBeGreaterThan(0);
-    expect(c.unplaced[0]!.reason).toMatch(/no edge server at site "hq" has room/);
+    expect(c.unplaced[0]!.reason).toMatch(/no edge server at site "hq" has room: short of memory/);
   });
 });

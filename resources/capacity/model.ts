@@ -87,7 +87,10 @@ function recordingDuty(camera: Camera, config: EffectiveConfig): number {
   for (const w of windows) {
     const [sh, sm] = w.start.split(':').map(Number) as [number, number];
     const [eh, em] = w.end.split(':').map(Number) as [number, number];
-    minutesPerWeek += Math.max(0, eh * 60 + em - (sh * 60 + sm)) * w.days.length;
+    const start = sh * 60 + sm;
+    const end = eh * 60 + em;
+    // A window that ends at or before its start runs past midnight (22:00 → 06:00).
+    minutesPerWeek += (end > start ? end - start : 24 * 60 - start + end) * w.days.length;
   }
   return Math.min(1, minutesPerWeek / (7 * 24 * 60));
 }

@@ -157,29 +157,35 @@ export function computeCapacity(
     }
     let best: (typeof candidates)[number] | undefined;
     let bestFree = -Infinity;
+    const shortages = new Set<string>();
     for (const l of candidates) {
-      const cpu = cpuOn(demand, l.capacity);
-      const newModels = demand.models.filter((m) => !l.modelSet.has(m));
-      const mem = demand.memoryBytes + modelWorkersMemory(fleet, newModels);
-      const fits =
-        l.cpuCores + cpu <= l.capacity.cpuCores &&
-        l.memoryBytes + mem <= l.capacity.memoryBytes &&
-        l.storageBytes + demand.storageBytes <= l.capacity.storageBytes &&
-        (l.capacity.gpus === 0 || l.gpus + demand.inferenceGpu <= l.capacity.gpus);
+      const short = shortOf(l, demand);
+      for (const dim of short) shortages.add(dim);
       const free = l.capacity.cpuCores - l.cpuCores;
-      if (fits && free > bestFree) {
+      if (short.length === 0 && free > bestFree) {
         best = l;
         bestFree = free;
       }
     }
     if (best) add(best, demand, false);
     else {
-      const most = Math.max(...candidates.map((l) => l.capacity.cpuCores - l.cpuCores));
       unplaced.push({
         camera: camera.key,
-        reason: `no edge server at site "${camera.resource.spec.site}" has room: needs ${round(cpuOn(demand, { ...candidates[0]!.capacity, gpus: 0 }))} cores, most free is ${round(Math.max(0, most))}`,
+        reason: `no edge server at site "${camera.resource.spec.site}" has room: short of ${[...shortages].join(', ')} (${candidates.length} server(s) checked)`,
       });
     }
+  }
+
+  /** The resources an edge server lacks for one more camera (empty when it fits). */
+  function shortOf(l: EdgeLoad & { modelSet: Set<string> }, demand: CameraDemand): string[] {
+    const newModels = demand.models.filter((m) => !l.modelSet.has(m));
+    const mem = demand.memoryBytes + modelWorkersMemory(fleet, newModels);
+    const short: string[] = [];
+    if (l.cpuCores + cpuOn(demand, l.capacity) > l.capacity.cpuCores) short.push('CPU');
+    if (l.memoryBytes + mem > l.capacity.memoryBytes) short.push('memory');
+    if (l.storageBytes + demand.storageBytes > l.capacity.storageBytes) short.push('storage');
+    if (l.capacity.gpus > 0 && l.gpus + demand.inferenceGpu > l.capacity.gpus) short.push('GPU');
+    return short;
   }
 
   const edges = [...loads.values()].map(({ modelSet, ...l }) => {
@@ -230,10 +236,6 @@ export function computeCapacity(
 function ratio(used: number, capacity: number): number {
   if (used === 0) return 0;
   return capacity > 0 ? used / capacity : Infinity;
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
 }
 
 /** Utilization level used by validation: ok, warn (over the headroom target) or over. */

@@ -247,7 +247,9 @@ jobs:
       - uses: actions/setup-node@v4
         with:
           node-version: 20
-      - run: npm install --global vmsctl
+      # vmsctl is not on a public registry: set the repository variable VMSCTL_PACKAGE to the
+      # package your organisation installs (a tarball URL, or a Git URL pinned to a commit).
+      - run: npm install --global "\${{ vars.VMSCTL_PACKAGE }}"
       - name: Validate
         run: vmsctl validate . --format github
       - name: Plan

@@ -76,8 +76,75 @@ function loadPrecompiled(): Record<string, ValidateFunction> | undefined {
 /** Validates one document against its kind's schema; returns issues with field paths. */
 export function validateAgainstSchema(kind: KindName, value: unknown): SchemaIssue[] {
   const validate = compiled().get(kind)!;
-  if (validate(value)) return [];
-  return dedupe((validate.errors ?? []).map(toIssue));
+  if (!validate(value)) return dedupe((validate.errors ?? []).map(toIssue));
+  const issues: SchemaIssue[] = [];
+  duplicateListKeys(KINDS.find((k) => k.kind === kind)!.schema as SchemaNode, value, [], issues);
+  return issues;
+}
+
+interface SchemaNode {
+  type?: string;
+  properties?: Record<string, SchemaNode>;
+  additionalProperties?: SchemaNode | boolean;
+  items?: SchemaNode | SchemaNode[];
+  'x-kubernetes-list-type'?: string;
+  'x-kubernetes-list-map-keys'?: string[];
+}
+
+const holdsMapList = new WeakMap<SchemaNode, boolean>();
+
+/** Whether a schema node has a keyed list anywhere below it (memoized; prunes the walk). */
+function hasMapList(node: SchemaNode): boolean {
+  let known = holdsMapList.get(node);
+  if (known === undefined) {
+    const children = [
+      ...Object.values(node.properties ?? {}),
+      ...(typeof node.additionalProperties === 'object' ? [node.additionalProperties] : []),
+      ...(Array.isArray(node.items) ? node.items : node.items ? [node.items] : []),
+    ];
+    known = node['x-kubernetes-list-type'] === 'map' || children.some(hasMapList);
+    holdsMapList.set(node, known);
+  }
+  return known;
+}
+
+/**
+ * Lists the schema marks as keyed (`x-kubernetes-list-type: map`) may not repeat a key:
+ * server-side apply merges items by it, and the apiserver rejects duplicates. JSON Schema
+ * cannot say this, so the rule is read from the same schema here.
+ */
+function duplicateListKeys(node: SchemaNode, value: unknown, path: Path, out: SchemaIssue[]): void {
+  if (!hasMapList(node) || value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    const keys =
+      node['x-kubernetes-list-type'] === 'map' ? node['x-kubernetes-list-map-keys'] : undefined;
+    const seen = new Map<string, number>();
+    value.forEach((item, i) => {
+      if (keys && item && typeof item === 'object') {
+        const key = keys.map((k) => String((item as Record<string, unknown>)[k])).join('/');
+        const first = seen.get(key);
+        if (first === undefined) seen.set(key, i);
+        else
+          out.push({
+            path: [...path, i, keys[0]!],
+            message: `duplicate ${keys.join('/')} "${key}" (first at index ${first})`,
+          });
+      }
+      const itemSchema = Array.isArray(node.items) ? node.items[i] : node.items;
+      if (itemSchema) duplicateListKeys(itemSchema, item, [...path, i], out);
+    });
+    return;
+  }
+  const record = value as Record<string, unknown>;
+  for (const [k, child] of Object.entries(node.properties ?? {})) {
+    if (k in record) duplicateListKeys(child, record[k], [...path, k], out);
+  }
+  if (typeof node.additionalProperties === 'object') {
+    for (const k of Object.keys(record)) {
+      if (!node.properties?.[k])
+        duplicateListKeys(node.additionalProperties, record[k], [...path, k], out);
+    }
+  }
 }
 
 function toIssue(e: ErrorObject): SchemaIssue {

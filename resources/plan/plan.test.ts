@@ -23,16 +23,6 @@ const camera = (resources: LoadedResource[], name: string) =>
 const fieldsOf = (change: ResourceChange | undefined) =>
   Object.fromEntries((change?.fields ?? []).map((f) => [f.path, f]));
 
-function bestOf(runs: number, work: () => unknown): number {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    work();
-    best = Math.min(best, performance.now() - started);
-  }
-  return best;
-}
-
 const summaryLine = (c: ResourceChange) => `${c.action} ${c.key}`;
 
 describe('planFleet', () => {
@@ -178,7 +168,7 @@ describe('planFleet', () => {
     expect(paths).toEqual(['spec.address', 'spec.displayName', 'spec.timezone']);
   });
 
-  it('plans 6,000 cameras and 700 other resources in well under 200 ms', () => {
+  it('plans 6,000 cameras and 700 other resources', () => {
     const base = fleet();
     const build = (changed: boolean): LoadedResource[] => {
       const out: LoadedResource[] = [];
@@ -206,9 +196,6 @@ describe('planFleet', () => {
     const desired = build(true);
     const plan = planFleet(desired, current);
     expect(plan.summary).toEqual({ create: 0, update: 600, delete: 0, unchanged: 6100 });
-    // Best of several runs: the first pays for JIT compilation, and a busy CI runner adds
-    // pauses that say nothing about the code.
-    expect(bestOf(5, () => planFleet(desired, current))).toBeLessThan(200);
-    expect(bestOf(5, () => planFleet(desired, []))).toBeLessThan(200);
+    // Speed is measured by `npm run bench:plan`, not asserted here.
   });
 });

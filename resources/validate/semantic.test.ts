@@ -259,6 +259,69 @@ describe('bad input', () => {
     expect(JSON.stringify(ds)).not.toContain('hunter2');
   });
 
+  it('credentials in URL parameters, TURN user info and webhook URLs are refused and never echoed', () => {
+    const query = editFile(
+      exampleFiles(),
+      PATHS.cameras,
+      'url: rtsp://10.0.10.11:554/Streaming/Channels/101',
+      'url: rtsp://10.0.10.11:554/user=admin&password=Hunter2pw&channel=1',
+    );
+    const q = check(query);
+    expect(only(q, 'inline-secret')).toMatchObject({ field: 'spec.source.url' });
+    const turn = editFile(
+      exampleFiles(),
+      PATHS.site,
+      'stun:stun.acme.example:3478',
+      'turn:alice:Hunter3pw@turn.acme.example',
+    );
+    const t = check(turn);
+    expect(only(t, 'inline-secret').field).toBe('spec.network.nat.turnServers[0]');
+    const slack = editFile(
+      exampleFiles(),
+      PATHS.tenant,
+      /- type: email\n(\s+)target: security@acme.example/,
+      '- type: slack\n$1target: https://hooks.slack.com/services/T000/B000/Hunter4pw',
+    );
+    const w = check(slack);
+    expect(only(w, 'inline-secret').message).toContain('slack URL is a credential');
+    expect(JSON.stringify([...q, ...t, ...w])).not.toMatch(/Hunter[234]pw/);
+    const noRef = editFile(
+      exampleFiles(),
+      PATHS.tenant,
+      /- type: email\n(\s+)target: security@acme.example/,
+      '- type: webhook\n$1target: incident-bot',
+    );
+    expect(only(check(noRef), 'missing-field').message).toContain('needs secretRef');
+  });
+
+  it('a keyed list may not repeat a name', () => {
+    const files = editFile(
+      exampleFiles(),
+      PATHS.cameras,
+      '- name: camera-tampering',
+      '- name: camera-tampering\n    - name: anpr\n      enabled: false',
+    );
+    const d = only(check(files), 'schema');
+    expect(d).toMatchObject({ name: 'entrance-cam', field: 'spec.models[4].name' });
+    expect(d.message).toBe('duplicate name "anpr" (first at index 1)');
+    const zones = editFile(exampleFiles(), PATHS.site, '- name: lobby', '- name: entrance');
+    expect(only(check(zones), 'schema').field).toBe('spec.buildings[0].floors[0].zones[1].name');
+  });
+
+  it('tuning for a model that does not exist is reported', () => {
+    const files = editFile(
+      exampleFiles(),
+      PATHS.site,
+      'intrusion-detection:\n        confidenceThreshold',
+      'intrusion-detecton:\n        confidenceThreshold',
+    );
+    const d = only(check(files), 'dangling-reference');
+    expect(d).toMatchObject({
+      kind: 'Site',
+      field: 'spec.configuration.models.intrusion-detecton',
+    });
+  });
+
   it('URLs that could inject ffmpeg arguments are refused', () => {
     for (const bad of ['-i /etc/passwd', 'rtsp://cam/x -f null', 'rtsp://cam/\\nx']) {
       const files = editFile(

@@ -18,6 +18,8 @@ export interface ValidateOptions {
 export interface ValidationResult {
   fleet: Fleet;
   diagnostics: Diagnostic[];
+  /** Identities of documents that failed to load (see LoadResult.failed). */
+  failed: ReadonlySet<string>;
   /** Effective configuration per camera key; values only (resolve again for provenance). */
   configs: Map<string, ResolvedConfig>;
   capacity: CapacityReport;
@@ -164,6 +166,49 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
 
   const now = options.now ?? new Date();
   const warnDays = options.licenseWarningDays ?? 30;
+  // Model tuning at any layer must name a model: a typo would otherwise be ignored silently.
+  const checkTunedModels = (
+    r: LoadedResource,
+    configuration: { models?: Record<string, unknown> } | undefined,
+  ) => {
+    for (const name of Object.keys(configuration?.models ?? {})) {
+      if (!fleet.models.has(name)) {
+        error(
+          r,
+          ['spec', 'configuration', 'models', name],
+          'dangling-reference',
+          `configuration for model "${name}", which has no AIModel`,
+          `AIModel/${name}`,
+        );
+      }
+    }
+  };
+  for (const r of fleet.tenants.values()) checkTunedModels(r, r.resource.spec.configuration);
+  for (const r of fleet.sites.values()) checkTunedModels(r, r.resource.spec.configuration);
+  for (const r of fleet.cameras.values()) checkTunedModels(r, r.resource.spec.configuration);
+
+  for (const t of fleet.tenants.values()) {
+    (t.resource.spec.notifications?.channels ?? []).forEach((ch, i) => {
+      if (ch.type !== 'slack' && ch.type !== 'teams' && ch.type !== 'webhook') return;
+      // For these channels the URL itself is the credential.
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ch.target)) {
+        error(
+          t,
+          ['spec', 'notifications', 'channels', i, 'target'],
+          'inline-secret',
+          `a ${ch.type} URL is a credential: put it in a Secret, reference it with secretRef, and use target for a label such as #security`,
+        );
+      } else if (!ch.secretRef) {
+        error(
+          t,
+          ['spec', 'notifications', 'channels', i],
+          'missing-field',
+          `a ${ch.type} channel needs secretRef: the Secret that holds its URL`,
+        );
+      }
+    });
+  }
+
   for (const t of fleet.tenants.values()) {
     const lic = t.resource.spec.license;
     const from = Date.parse(`${lic.validFrom}T00:00:00Z`);
@@ -271,7 +316,7 @@ export function validateFleet(loaded: LoadResult, options: ValidateOptions = {})
     }
   }
 
-  return { fleet, diagnostics: sortDiagnostics(out), configs, capacity };
+  return { fleet, diagnostics: sortDiagnostics(out), failed: loaded.failed, configs, capacity };
 }
 
 /** Reports a finding; `target` is the identity a dangling reference points at. */

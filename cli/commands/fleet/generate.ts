@@ -1,7 +1,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { generateFleet } from '../../../resources/index.js';
+import { generateFleet, Name } from '../../../resources/index.js';
 import { VmsCommand } from '../../base-command.js';
 import { line } from '../../render/blocks.js';
 
@@ -39,8 +39,20 @@ export default class FleetGenerate extends VmsCommand {
         `--cameras (${flags.cameras}) must be at least --sites (${flags.sites})`,
         'Every site gets at least one camera.',
       );
+    if (!new RegExp(Name.pattern!).test(flags.tenant)) {
+      this.fail(
+        `--tenant "${flags.tenant}" is not a valid name`,
+        'Use lower-case letters, digits and "-".',
+      );
+    }
     const dir = path.resolve(args.dir);
-    const existing = await readdir(dir).catch(() => [] as string[]);
+    const existing = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      this.fail(
+        `cannot use "${args.dir}" (${err.code}): nothing was written`,
+        'Give a new directory path.',
+      );
+    });
     if (existing.length)
       this.fail(`"${args.dir}" is not empty; nothing was written`, 'Choose a new directory.');
     const files = generateFleet({
