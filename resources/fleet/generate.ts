@@ -517,8 +517,8 @@ function makeTenant(name: string, cameras: number, from: string, until: string):
           { type: 'email', target: 'soc@acme.example' },
           {
             type: 'webhook',
-            target: 'https://soc.acme.example/hooks/vmsctl',
-            secretRef: { name: 'soc-webhook-token' },
+            target: 'soc-incident-bot',
+            secretRef: { name: 'soc-webhook-url' },
           },
         ],
       },
