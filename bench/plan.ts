@@ -17,9 +17,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { generateFleet, mutateFleet } from '../resources/fleet/generate.js';
-import { loadFleetDir, validateFleet, type FleetFile } from '../resources/index.js';
-import { planFleet, readPlanBaseline } from '../resources/plan/index.js';
+import {
+  generateFleet,
+  loadFleetDir,
+  mutateFleet,
+  planFleet,
+  readPlanBaseline,
+  validateFleet,
+  type FleetFile,
+} from '../resources/index.js';
 
 type Phase = 'parse' | 'validate' | 'plan';
 

@@ -25,7 +25,13 @@ export abstract class VmsCommand extends Command {
 
   /** Whether to draw with ink (a terminal, not JSON, and colors not disabled). */
   protected interactive(): boolean {
-    return Boolean(process.stdout.isTTY) && !process.env.CI && process.env.TERM !== 'dumb';
+    // A pseudo-terminal without a size (some CI runners) would get one character per line.
+    return (
+      Boolean(process.stdout.columns) &&
+      Boolean(process.stdout.isTTY) &&
+      !process.env.CI &&
+      process.env.TERM !== 'dumb'
+    );
   }
 
   /** Prints one result in the form the caller asked for: JSON, ink, or plain text. */

@@ -149,7 +149,7 @@ describe('read commands', () => {
     );
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /models\.anpr\.confidenceThreshold\s+0\.7\s+camera-model\s+Camera\/entrance-cam\s+reads\/tenants\/acme\/sites\/hq\/cameras\.yaml:43/,
+      /models\.anpr\.confidenceThreshold\s+0\.7\s+camera-model\s+Camera\/acme\/entrance-cam\s+reads\/tenants\/acme\/sites\/hq\/cameras\.yaml:43/,
     );
     const json = JSON.parse(
       (

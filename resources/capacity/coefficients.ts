@@ -1,5 +1,7 @@
 import type { Codec } from '../schema/camera.js';
 
+import type { BuiltinModel } from '../catalog/models.js';
+
 /**
  * Every number the capacity model uses, in one table. Decode figures are calibrated on
  * Debian ffmpeg: one core normalizes a 1080p30 H.264 stream at about 6x real time
@@ -29,7 +31,7 @@ export const CAPACITY_COEFFICIENTS = {
     'fallen-person-detection': 32,
     tailgating: 28,
     anpr: 60,
-  } as Record<string, number>,
+  } satisfies Record<BuiltinModel, number> as Record<string, number>,
   /** Same, on one GPU (milliseconds of GPU time per frame with batching). */
   inferenceGpuMsPerFrame: {
     'intrusion-detection': 2.5,
@@ -42,10 +44,12 @@ export const CAPACITY_COEFFICIENTS = {
     'fallen-person-detection': 3,
     tailgating: 2.5,
     anpr: 6,
-  } as Record<string, number>,
+  } satisfies Record<BuiltinModel, number> as Record<string, number>,
   /** Customer models without a row above. */
   defaultInferenceCpuMs: 50,
   defaultInferenceGpuMs: 5,
+  /** Worker memory of a model the fleet references but does not define. */
+  defaultModelWorkerBytes: 512 * 2 ** 20,
   /** Models of runtime `cv` always run on the CPU. */
   cpuOnlyRuntimes: ['cv'],
   /** Memory of one camera pipeline (ingest, recorder, normalizer, segmenter). */

@@ -125,7 +125,7 @@ export function modelWorkersMemory(fleet: Fleet, models: Iterable<string>): numb
   let bytes = 0;
   for (const m of models) {
     const spec = fleet.models.get(m)?.resource.spec;
-    bytes += spec ? parseQuantity(spec.resources.memory) : 512 * 2 ** 20;
+    bytes += spec ? parseQuantity(spec.resources.memory) : C.defaultModelWorkerBytes;
   }
   return bytes;
 }

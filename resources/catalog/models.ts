@@ -19,14 +19,14 @@ export interface CatalogEntry {
   /** Frames per second the model analyses; the normalizer decodes no more than the max. */
   fps: number;
   runtime: AIModelSpec['runtime'];
-  classes: string[];
+  classes: readonly string[];
   confidenceThreshold: number;
   cpu: string;
   memory: string;
   batchSize: number;
 }
 
-export const MODEL_CATALOG: readonly CatalogEntry[] = [
+export const MODEL_CATALOG = [
   {
     name: 'intrusion-detection',
     displayName: 'Intrusion Detection',
@@ -187,9 +187,12 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     memory: '768Mi',
     batchSize: 4,
   },
-];
+] as const satisfies readonly CatalogEntry[];
 
-const byName = new Map(MODEL_CATALOG.map((m) => [m.name, m]));
+/** Name of a built-in model. */
+export type BuiltinModel = (typeof MODEL_CATALOG)[number]['name'];
+
+const byName = new Map<string, CatalogEntry>(MODEL_CATALOG.map((m) => [m.name, m]));
 
 /** The catalog entry for a built-in model, if `name` is one. */
 export function catalogEntry(name: string): CatalogEntry | undefined {
@@ -225,7 +228,7 @@ export function catalogManifest(entry: CatalogEntry): AIModel {
       resources: { cpu: entry.cpu, memory: entry.memory },
       batchSize: entry.batchSize,
       input: { width: 640, height: 480 },
-      classes: entry.classes,
+      classes: [...entry.classes],
       confidenceThreshold: entry.confidenceThreshold,
     },
   };

@@ -33,11 +33,11 @@ describe('resolveCameraConfig', () => {
     expect(r.value.models['intrusion-detection']!.confidenceThreshold).toBe(0.55);
     expect(r.origins.get('models.intrusion-detection.confidenceThreshold')).toMatchObject({
       layer: 'site',
-      resource: 'Site/hq',
+      resource: 'Site/acme/hq',
     });
     expect(r.value.models.anpr!.confidenceThreshold).toBe(0.7);
     const anpr = r.origins.get('models.anpr.confidenceThreshold')!;
-    expect(anpr).toMatchObject({ layer: 'camera-model', resource: 'Camera/entrance-cam' });
+    expect(anpr).toMatchObject({ layer: 'camera-model', resource: 'Camera/acme/entrance-cam' });
     expect(originPosition(anpr)).toEqual({ file: PATHS.cameras, line: 43, col: 7 });
     expect(r.value.models.anpr!.priority).toBe('MEDIUM');
     expect(r.origins.get('models.anpr.priority')).toMatchObject({

@@ -152,7 +152,7 @@ export function resolveCameraConfig(
     if (!r) return;
     const origin: Origin = {
       layer,
-      resource: `${r.resource.kind}/${r.resource.metadata.name}`,
+      resource: r.key,
       loaded: r,
     };
     if (isPlain(configuration)) {
@@ -184,7 +184,7 @@ export function resolveCameraConfig(
       recording,
       value.recording as unknown as Plain,
       'recording',
-      { layer: 'camera', resource: `Camera/${camera.resource.metadata.name}`, loaded: camera },
+      { layer: 'camera', resource: camera.key, loaded: camera },
       ['spec', 'recording'],
     );
   }
@@ -197,7 +197,7 @@ export function resolveCameraConfig(
       `models.${m.name}`,
       {
         layer: 'camera-model',
-        resource: `Camera/${camera.resource.metadata.name}`,
+        resource: camera.key,
         loaded: camera,
       },
       ['spec', 'models', i],

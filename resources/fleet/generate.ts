@@ -3,13 +3,12 @@
  * thousands of cameras that validates cleanly. Benchmarks and scale tests use it; it is
  * deterministic for a seed so that timings and diffs are comparable between runs.
  */
-import { parseAllDocuments } from 'yaml';
 import { computeCapacity, type Utilization } from '../capacity/report.js';
 import { cameraDemand, cpuOn, edgeCapacity, type CameraDemand } from '../capacity/model.js';
+import { CAPACITY_COEFFICIENTS } from '../capacity/coefficients.js';
 import { catalogManifests, MODEL_CATALOG, type CatalogEntry } from '../catalog/models.js';
 import type { EffectiveConfig } from '../config/defaults.js';
 import { resolveCameraConfig } from '../config/resolve.js';
-import { readBlockYaml } from '../manifest/block-yaml.js';
 import type { FleetFile, LoadedResource } from '../manifest/load.js';
 import { SourceFile } from '../manifest/source-file.js';
 import { toYaml } from '../manifest/write.js';
@@ -385,7 +384,7 @@ const SUB_STREAMS: readonly Stream[] = [
   { codec: 'H264', resolution: '640x480', fps: 15, bitrate: '1Mbps' },
 ];
 
-const catalogByName = new Map(MODEL_CATALOG.map((m) => [m.name, m]));
+const catalogByName = new Map<string, CatalogEntry>(MODEL_CATALOG.map((m) => [m.name, m]));
 
 /** Whether a stream meets a model's requirements (resolution, bit rate, and enough frames). */
 function streamFits(entry: CatalogEntry, stream: Stream): boolean {
@@ -909,8 +908,9 @@ function sizeEdgeServers(tenant: Tenant, models: readonly AIModel[], plans: Site
 
 function modelMemory(models: readonly AIModel[], name: string): number {
   const spec = models.find((m) => m.metadata.name === name)?.spec;
-  // Same fallback as the capacity model for a model without a manifest.
-  return spec ? parseQuantity(spec.resources.memory) : 512 * 2 ** 20;
+  return spec
+    ? parseQuantity(spec.resources.memory)
+    : CAPACITY_COEFFICIENTS.defaultModelWorkerBytes;
 }
 
 /** Servers of one profile that a site needs at the sizing target, and the disk each gets. */
@@ -1050,12 +1050,9 @@ export function mutateFleet(files: readonly FleetFile[], options: MutateOptions 
   });
 }
 
-/** Plain data of every document of a YAML text; the fast reader first, as the loader does. */
+/** Plain data of every document of a YAML text, read as the loader reads it. */
 function readDocuments(text: string): unknown[] {
-  const fast = readBlockYaml(text);
-  if (fast) return fast;
-  const docs = parseAllDocuments(text);
-  return (Array.isArray(docs) ? docs : []).map((d) => d.toJS());
+  return new SourceFile('', text).documents().map((d) => d.value);
 }
 
 /** Moves the main stream's bit rate one or two steps, never below what its models need. */

@@ -11,7 +11,7 @@ import {
   StringEnum,
   Strict,
 } from './common.js';
-import { ConfigurationOverrides, ModelTuning, RecordingMode, StreamName } from './configuration.js';
+import { CameraConfiguration, ModelTuning, RecordingMode, StreamName } from './configuration.js';
 
 export const Codec = StringEnum(['H264', 'H265', 'MJPEG'] as const);
 export type Codec = Static<typeof Codec>;
@@ -130,7 +130,7 @@ export const CameraSpec = Strict({
     }),
   ),
   retention: Type.Optional(Retention),
-  configuration: Type.Optional(ConfigurationOverrides),
+  configuration: Type.Optional(CameraConfiguration),
   models: Type.Optional(NamedList(CameraModel)),
   ptz: Type.Optional(
     Strict({

@@ -52,3 +52,12 @@ export const ConfigurationOverrides = Strict({
   models: Type.Optional(StringMap(ModelTuning)),
 });
 export type ConfigurationOverrides = Static<typeof ConfigurationOverrides>;
+
+// Tenants and cameras have dedicated `retention` (and cameras `recording`) fields; their
+// `configuration` leaves those out so each fact has one place per layer.
+export const TenantConfiguration = Type.Omit(ConfigurationOverrides, ['retention'], {
+  additionalProperties: false,
+});
+export const CameraConfiguration = Type.Omit(ConfigurationOverrides, ['retention', 'recording'], {
+  additionalProperties: false,
+});

@@ -9,7 +9,7 @@ import {
   StringEnum,
   Strict,
 } from './common.js';
-import { ConfigurationOverrides } from './configuration.js';
+import { TenantConfiguration } from './configuration.js';
 
 export const TenantSpec = Strict({
   displayName: Type.String({ minLength: 1, maxLength: 200 }),
@@ -35,7 +35,7 @@ export const TenantSpec = Strict({
       }),
     ),
   ),
-  configuration: Type.Optional(ConfigurationOverrides),
+  configuration: Type.Optional(TenantConfiguration),
   retention: Type.Optional(Retention),
   notifications: Type.Optional(
     Strict({

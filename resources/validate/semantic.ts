@@ -394,17 +394,6 @@ function checkCamera(fleet: Fleet, c: LoadedResource<Camera>, error: Report) {
       'missing-field',
       'analyticsStream is "sub" but streams.sub is not defined',
     );
-  if (
-    (spec.recording?.stream === 'sub' || spec.configuration?.recording?.stream === 'sub') &&
-    !spec.streams.sub
-  ) {
-    error(
-      c,
-      ['spec', 'recording', 'stream'],
-      'missing-field',
-      'recording uses stream "sub" but streams.sub is not defined',
-    );
-  }
   if (spec.recording?.mode === 'schedule' && !spec.recording.schedule?.length) {
     error(
       c,
@@ -536,6 +525,11 @@ function checkCompatibility(
   const { height } = parseResolution(stream.resolution);
   const bitrate = parseBitrate(stream.bitrate);
   const segment = cfg.segment.durationSeconds;
+  // Checked on the resolved value: a tenant or site may set the recording stream too.
+  if (cfg.recording.stream === 'sub' && !spec.streams.sub) {
+    const o = spec.recording?.stream ? ['spec', 'recording', 'stream'] : ['spec', 'streams'];
+    error(c, o, 'missing-field', 'recording uses stream "sub" but streams.sub is not defined');
+  }
   if (cfg.segment.overlapSeconds >= segment) {
     error(
       c,
