@@ -1,4 +1,10 @@
 import { Type, type Static, type TSchema, type SchemaOptions } from '@sinclair/typebox';
+import {
+  BITRATE_PATTERN,
+  QUANTITY_PATTERN,
+  RESOLUTION_CLASS_PATTERN,
+  RESOLUTION_PATTERN,
+} from '../quantities.js';
 
 /** API group of every vmsctl kind. */
 export const API_GROUP = 'vmsctl.io';
@@ -62,25 +68,25 @@ export type Priority = Static<typeof Priority>;
 
 /** Pixel size, e.g. `1920x1080`. */
 export const Resolution = Type.String({
-  pattern: '^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$',
+  pattern: RESOLUTION_PATTERN,
   description: 'Width x height in pixels, e.g. 1920x1080.',
 });
 
 /** Vertical resolution class, e.g. `720p`. */
 export const ResolutionClass = Type.String({
-  pattern: '^[1-9][0-9]{2,3}p$',
+  pattern: RESOLUTION_CLASS_PATTERN,
   description: 'Minimum vertical resolution, e.g. 480p, 720p, 1080p.',
 });
 
 /** Bit rate with a unit, e.g. `512Kbps`, `4Mbps`. */
 export const Bitrate = Type.String({
-  pattern: '^[0-9]+(\\.[0-9]+)?(bps|Kbps|Mbps|Gbps)$',
+  pattern: BITRATE_PATTERN,
   description: 'Bit rate with unit: bps, Kbps, Mbps or Gbps, e.g. 4Mbps.',
 });
 
 /** Kubernetes resource quantity, e.g. `32Gi`, `500m`, `4`. */
 export const Quantity = Type.String({
-  pattern: '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$',
+  pattern: QUANTITY_PATTERN,
   description: 'Kubernetes quantity, e.g. 500m, 4, 512Mi, 32Gi, 4Ti.',
 });
 
