@@ -22,6 +22,9 @@ const unsupported = new Unsupported('outside the block-YAML subset');
 const AWKWARD_CHARS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff]/;
 
 const MAX_KEY_LENGTH = 1000; // `yaml` rejects implicit keys longer than 1024 characters.
+// Block nesting always moves right (a sequence under a key at most keeps the key's column),
+// so a column cap bounds the depth far below `yaml`'s resource limit and the call stack.
+const MAX_COLUMN = 64;
 
 const SPACE = 32;
 const DASH = 45;
@@ -163,6 +166,7 @@ class BlockReader {
 
   /** A block mapping whose first key starts at column `col` of the current line. */
   map(col: number): Record<string, unknown> {
+    if (col > MAX_COLUMN) throw unsupported;
     const { text, lines } = this;
     const out: Record<string, unknown> = {};
     let first = true;
@@ -187,6 +191,7 @@ class BlockReader {
 
   /** A block sequence whose first "-" is at column `col` of the current line. */
   seq(col: number): unknown[] {
+    if (col > MAX_COLUMN) throw unsupported;
     const { text, lines } = this;
     const out: unknown[] = [];
     let first = true;

@@ -44,12 +44,34 @@ export class SourceFile {
     return this.tree;
   }
 
-  /** Parses every document; empty documents (e.g. a trailing `---`) are skipped. */
+  /**
+   * Parses every document. Empty documents (a trailing `---`, a file of only comments) and
+   * documents that are just `null` are skipped; indices stay those of `yaml`, which
+   * `locate` uses.
+   */
   documents(): ParsedDocument[] {
-    // Plain block YAML (what fleets are written in) is read without building the syntax
-    // tree, which costs several times more; `locate` still builds it on demand.
+    // Plain block YAML (what fleets are written in) is read without building `yaml`'s
+    // syntax tree, which costs many times more; the reader gives up on anything else.
+    // `locate` still builds the tree on demand.
     const fast = this.tree ? undefined : readBlockYaml(this.text);
-    if (fast) return fast.map((value, index) => ({ index, value, errors: [], warnings: [] }));
+    if (fast) {
+      const out: ParsedDocument[] = [];
+      fast.forEach((value, index) => {
+        if (value !== null) out.push({ index, value, errors: [], warnings: [] });
+      });
+      return out;
+    }
+    try {
+      return this.parsedDocuments();
+    } catch (err) {
+      // Nesting deep enough to overflow the stack: a finding, not a crash.
+      if (!(err instanceof RangeError)) throw err;
+      const message = `cannot be read: ${firstLine(err.message)} (nested too deeply?)`;
+      return [{ index: 0, value: undefined, errors: [{ message, line: 1, col: 1 }], warnings: [] }];
+    }
+  }
+
+  private parsedDocuments(): ParsedDocument[] {
     const { docs, lines } = this.composed();
     const pos = (offset: number) => lines.linePos(offset);
     const out: ParsedDocument[] = [];
@@ -59,7 +81,6 @@ export class SourceFile {
         message: firstLine(e.message),
         ...pos(e.pos[0]),
       }));
-      if (doc.contents === null && errors.length === 0) return;
       let value: unknown;
       if (errors.length === 0) {
         try {
@@ -69,6 +90,8 @@ export class SourceFile {
           const at = unresolvedAliasOffset(doc, err) ?? doc.contents?.range?.[0] ?? 0;
           errors.push({ message: firstLine((err as Error).message), ...pos(at) });
         }
+        // An empty document is a null scalar to `yaml`, like an explicit `null`.
+        if (errors.length === 0 && value === null) return;
       }
       out.push({ index, value, errors, warnings });
     });
@@ -123,6 +146,10 @@ function unresolvedAliasOffset(doc: Document.Parsed, err: unknown): number | und
   return offset;
 }
 
+/** First line of a `yaml` message, without its trailing "at line N, column M:" (we give the position). */
 function firstLine(message: string): string {
-  return message.split('\n')[0]!.trim();
+  return message
+    .split('\n')[0]!
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .trim();
 }
