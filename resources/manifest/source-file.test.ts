@@ -3,17 +3,6 @@ import { readBlockYaml } from './block-yaml.js';
 import { SourceFile } from './source-file.js';
 
 describe('SourceFile.documents', () => {
-  it('gives values and indices as before, without keeping the syntax tree', () => {
-    const text = '# c\n---\na: 1\nb:\n  - x\n---\nc: d\n';
-    const docs = new SourceFile('f.yaml', text).documents();
-    expect(docs).toStrictEqual([
-      { index: 0, value: { a: 1, b: ['x'] }, errors: [], warnings: [] },
-      { index: 1, value: { c: 'd' }, errors: [], warnings: [] },
-    ]);
-    // Positions still come from the full parser, on demand.
-    expect(new SourceFile('f.yaml', text).locate(1, ['c'])).toEqual({ line: 7, col: 1 });
-  });
-
   it('skips empty and null documents on both paths, keeping yaml indices', () => {
     const expected = [
       { index: 1, value: { a: 1 }, errors: [], warnings: [] },
