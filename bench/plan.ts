@@ -70,61 +70,47 @@ const cpuSince = (start: NodeJS.CpuUsage) => {
 const peakRssMB = () => process.resourceUsage().maxRSS / 1024;
 const collect = () => (globalThis as { gc?: () => void }).gc?.();
 
-/** Child side: one phase, timed from the first byte read; the result goes back over IPC. */
-async function measure(phase: Phase, baseDir: string, prDir: string): Promise<Measurement> {
+type PhaseResult = Pick<Measurement, 'errors' | 'warnings' | 'changes'>;
+
+/** Runs one phase's work and takes its wall time, CPU time and peak memory. */
+async function timed(phase: Phase, work: () => Promise<PhaseResult>): Promise<Measurement> {
   collect();
+  const cpu = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  const result = await work();
+  const s = seconds(start);
+  return { phase, seconds: s, cpuSeconds: cpuSince(cpu), peakRssMB: peakRssMB(), ...result };
+}
+
+/** Child side: one phase, timed from the first byte read; the result goes back over IPC. */
+function measure(phase: Phase, baseDir: string, prDir: string): Promise<Measurement> {
   if (phase === 'parse') {
-    const cpu = process.cpuUsage();
-    const start = process.hrtime.bigint();
-    // Read the way the loader reads (synchronously), so the ratio compares parsing work.
-    const entries = readdirSync(baseDir, { recursive: true }) as string[];
-    let documents = 0;
-    for (const rel of entries.filter((r) => /\.ya?ml$/.test(r))) {
-      const docs = parseAllDocuments(readFileSync(path.join(baseDir, rel), 'utf8'));
-      documents += (Array.isArray(docs) ? docs : []).map((d) => d.toJS()).length;
-    }
-    const s = seconds(start);
-    if (documents === 0) throw new Error(`no YAML documents under ${baseDir}`);
-    return {
-      phase,
-      seconds: s,
-      cpuSeconds: cpuSince(cpu),
-      peakRssMB: peakRssMB(),
-      errors: 0,
-      warnings: 0,
-    };
+    return timed(phase, async () => {
+      // Read the way the loader reads (synchronously), so the ratio compares parsing work.
+      const entries = readdirSync(baseDir, { recursive: true }) as string[];
+      let documents = 0;
+      for (const rel of entries.filter((r) => /\.ya?ml$/.test(r))) {
+        const docs = parseAllDocuments(readFileSync(path.join(baseDir, rel), 'utf8'));
+        documents += (Array.isArray(docs) ? docs : []).map((d) => d.toJS()).length;
+      }
+      if (documents === 0) throw new Error(`no YAML documents under ${baseDir}`);
+      return { errors: 0, warnings: 0 };
+    });
   }
   if (phase === 'validate') {
-    const cpu = process.cpuUsage();
-    const start = process.hrtime.bigint();
-    const loaded = await loadFleetDir(baseDir);
-    const result = validateFleet(loaded, { now: NOW });
-    const s = seconds(start);
-    return {
-      phase,
-      seconds: s,
-      cpuSeconds: cpuSince(cpu),
-      peakRssMB: peakRssMB(),
-      ...count(result.diagnostics),
-    };
+    return timed(phase, async () => {
+      const result = validateFleet(await loadFleetDir(baseDir), { now: NOW });
+      return count(result.diagnostics);
+    });
   }
   // What `vmsctl plan <dir> --against HEAD` does: load and validate the pull request's
   // fleet, read the base commit through Git, reuse unchanged files, and diff.
-  const cpu = process.cpuUsage();
-  const start = process.hrtime.bigint();
-  const desired = await loadFleetDir(prDir);
-  const result = validateFleet(desired, { now: NOW });
-  const { current } = await readPlanBaseline(prDir, 'HEAD', result.fleet.resources);
-  const plan = planFleet(result.fleet.unique(), current.resources);
-  const s = seconds(start);
-  return {
-    phase,
-    seconds: s,
-    cpuSeconds: cpuSince(cpu),
-    peakRssMB: peakRssMB(),
-    ...count([...result.diagnostics, ...current.diagnostics]),
-    changes: plan.summary,
-  };
+  return timed(phase, async () => {
+    const result = validateFleet(await loadFleetDir(prDir), { now: NOW });
+    const { current } = await readPlanBaseline(prDir, 'HEAD', result.fleet.resources);
+    const plan = planFleet(result.fleet.unique(), current.resources);
+    return { ...count([...result.diagnostics, ...current.diagnostics]), changes: plan.summary };
+  });
 }
 
 function count(diagnostics: readonly { severity: string }[]) {
