@@ -4,8 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian packages the platform and its tests run on: git (fleet repos), ffmpeg/ffprobe (edge
+# ingest), kcat (independent Kafka client in tests), GStreamer's RTSP server through
+# python3-gi (the camera simulator) and opencv-doc (the real vtest.avi footage).
 need_apt=()
 command -v git >/dev/null || need_apt+=(git)
+command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+command -v kcat >/dev/null || need_apt+=(kcat)
+[ -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || need_apt+=(opencv-doc)
+if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null ||
+  ! command -v gst-inspect-1.0 >/dev/null || ! gst-inspect-1.0 x265enc >/dev/null 2>&1; then
+  need_apt+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "bootstrap: please install: ${need_apt[*]} (needs root)" >&2
@@ -13,7 +24,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
   echo "bootstrap: installing ${need_apt[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
