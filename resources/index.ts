@@ -24,3 +24,4 @@ export * from './fleet/scaffold.js';
 export { toYaml } from './manifest/write.js';
 export * from './plan/index.js';
 export * from './fleet/generate.js';
+export * from './validate/source-url.js';

@@ -44,4 +44,11 @@ else
   echo "bootstrap: Go 1.26+ is needed for the CRD validation tests (tools/crd-validate)" >&2
   exit 1
 fi
+# Apache Kafka for the edge tests: Maven Central artifacts, cached outside the repo.
+if command -v mvn >/dev/null && command -v java >/dev/null; then
+  scripts/kafka/install.sh >/dev/null
+else
+  echo "bootstrap: Java 17+ and Maven are needed for the Kafka tests (scripts/kafka/install.sh)" >&2
+  exit 1
+fi
 echo "bootstrap: ready ($(./bin/run.js --version))"

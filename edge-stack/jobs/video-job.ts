@@ -33,6 +33,8 @@ export interface SegmentRef {
   uri: string;
   /** Raw frames back to back, `width * height * 3` bytes each, no header. */
   format: 'rgb24';
+  /** Where this job's first frame starts in the file (micro-jobs point into a growing file). */
+  byteOffset: number;
   width: number;
   height: number;
   frameCount: number;
@@ -64,7 +66,7 @@ export interface SourceQuality {
  * and HIGH models so they can answer within 500 ms of capture.
  */
 export interface VideoJob {
-  /** Stable across retries: `<cameraId>/<kind>/<sequence>/<priority>`, so consumers can de-duplicate. */
+  /** Stable across retries: `<cameraId>/<kind>/<sequence>[.<part>]/<priority>`, so consumers can de-duplicate. */
   jobId: string;
   kind: 'segment' | 'micro';
   customerId: string;
@@ -75,24 +77,36 @@ export interface VideoJob {
   timestamp: string;
   segment: SegmentRef;
   metadata: {
+    /** Size of the normalized frames, e.g. "640x480". */
     resolution: string;
+    /** Measured bitrate of the source stream. */
     bitrate: string;
     duration: number;
     frameCount: number;
     enabledModels: string[];
     priority: Priority;
     sourceQuality: SourceQuality;
+    /** Overlap each model asked for; the segment carries the largest, models skip the rest. */
+    modelOverlapSeconds: Record<string, number>;
+    /** Frames each model analyses per second; the segment carries the largest rate. */
+    modelFps: Record<string, number>;
+    /** The segment ended early (the camera stopped or the pipeline was stopped). */
+    partial: boolean;
   };
   /** Wall-clock milliseconds when the job was created, for latency accounting. */
   createdAtMs: number;
 }
 
-/** Stable job id; the same segment offered twice gets the same id. */
+/**
+ * Stable job id; the same segment offered twice gets the same id. `part` counts segments
+ * that restarted within one sequence (the camera reconnected mid-segment).
+ */
 export function jobIdOf(
   cameraId: string,
   kind: VideoJob['kind'],
   sequence: number,
   priority: Priority,
+  part = 0,
 ): string {
-  return `${cameraId}/${kind}/${sequence}/${priority}`;
+  return `${cameraId}/${kind}/${sequence}${part > 0 ? `.${part}` : ''}/${priority}`;
 }

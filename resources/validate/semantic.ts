@@ -7,6 +7,7 @@ import { positionOf, type LoadedResource, type LoadResult } from '../manifest/lo
 import type { Path } from '../manifest/source-file.js';
 import { parseBitrate, parseResolution, parseResolutionClass } from '../quantities.js';
 import type { Camera } from '../schema/kinds.js';
+import { sourceUrlProblems } from './source-url.js';
 
 export interface ValidateOptions {
   /** Clock for license checks; tests pin it. */
@@ -448,11 +449,6 @@ function checkCamera(fleet: Fleet, c: LoadedResource<Camera>, error: Report) {
   });
 }
 
-const SCHEMES: Record<string, RegExp> = {
-  rtsp: /^rtsps?:\/\//,
-  http: /^https?:\/\//,
-};
-
 /** The source must be unambiguous for ffmpeg: a known scheme, no option-like or control text. */
 function checkSource(c: LoadedResource<Camera>, error: Report) {
   const src = c.resource.spec.source;
@@ -478,36 +474,8 @@ function checkSource(c: LoadedResource<Camera>, error: Report) {
     );
   }
   if (!url) return;
-  const at = ['spec', 'source', 'url'];
-  // eslint-disable-next-line no-control-regex
-  if (/[\s\u0000-\u001f\u007f]/.test(url) || url.startsWith('-')) {
-    error(
-      c,
-      at,
-      'unsafe-url',
-      'url contains whitespace, control characters or starts with "-": it could be read as extra ffmpeg arguments',
-    );
-    return;
-  }
-  const scheme = SCHEMES[src.type];
-  if (scheme && !scheme.test(url))
-    error(
-      c,
-      at,
-      'invalid-url',
-      `a ${src.type} source url must start with ${src.type === 'rtsp' ? 'rtsp:// or rtsps://' : 'http:// or https://'}`,
-    );
-  if (src.type === 'file' && /^[a-z][a-z0-9+.-]*:/i.test(url) && !url.startsWith('file://'))
-    error(c, at, 'invalid-url', 'a file source is a path or file:// URL');
-  if (src.type === 'file' && url.split('/').includes('..'))
-    error(c, at, 'unsafe-url', 'a file source may not contain ".." segments');
-  if (scheme) {
-    try {
-      new URL(url);
-    } catch {
-      error(c, at, 'invalid-url', 'url is not a valid URL');
-    }
-  }
+  for (const p of sourceUrlProblems(src.type, url))
+    error(c, ['spec', 'source', 'url'], p.code, p.message);
 }
 
 function checkCompatibility(

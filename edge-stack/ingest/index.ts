@@ -1,0 +1,13 @@
+export * from './source-input.js';
+export { MountedSecrets } from './mounted-secrets.js';
+export * from './stream-info.js';
+export * from './backoff.js';
+export * from './ffmpeg-process.js';
+export * from './recorder.js';
+export * from './clips.js';
+export * from './normalizer.js';
+export * from './segmenter.js';
+export * from './health.js';
+export * from './retention.js';
+export * from './camera-pipeline.js';
+export * from './edge-ingest.js';
