@@ -32,6 +32,8 @@ export interface PipelineEnv {
   allowFileSources?: boolean;
   /** Called whenever the camera's health changes state. */
   onHealth?(health: CameraHealth): void;
+  /** A recorder found the disk full (the edge frees space before it restarts). */
+  onDiskFull?(cameraId: string): void;
   log?(line: string): void;
 }
 
@@ -368,6 +370,7 @@ export class CameraPipeline {
     path.state = state;
     if (detail?.result) {
       const r = detail.result;
+      if (r.reason === 'disk-full') this.env.onDiskFull?.(this.id);
       path.lastExit = {
         reason: r.reason,
         atMs: Date.now(),
@@ -382,8 +385,12 @@ export class CameraPipeline {
 
   private fail(message: string) {
     this.env.log?.(`camera ${this.id}: ${message}`);
+    this.lastError = message;
     this.warn(message);
   }
+
+  /** The last error that kept ffmpeg from starting (e.g. a secret that is not mounted). */
+  private lastError?: string;
 
   private warn(message: string) {
     this.warnings.add(message);
@@ -395,6 +402,7 @@ export class CameraPipeline {
     const rec = this.recorderPath;
     if (rec.state === 'stopped' && this.normalizerPath.state === 'stopped')
       return { state: 'stopped' };
+    if (rec.state === 'running') this.lastError = undefined;
     if (rec.state !== 'running') {
       const reason = rec.lastExit?.reason;
       if (reason === 'unauthorized')
@@ -403,8 +411,10 @@ export class CameraPipeline {
         return { state: 'unreachable', message: rec.lastExit!.message };
       if (reason === 'stalled')
         return { state: 'stalled', message: 'no data from the camera; reconnecting' };
-      if (rec.state === 'starting' && !rec.lastExit) return { state: 'starting' };
-      return { state: 'reconnecting', ...(reason ? { message: `last exit: ${reason}` } : {}) };
+      if (rec.state === 'starting' && !rec.lastExit && !this.lastError)
+        return { state: 'starting' };
+      const message = reason ? `last exit: ${reason}` : this.lastError;
+      return { state: 'reconnecting', ...(message ? { message } : {}) };
     }
     const problems = [
       ...this.mismatches,

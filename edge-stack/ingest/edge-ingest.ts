@@ -1,9 +1,6 @@
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  resolveCameraConfig,
-  scopedName,
-  type Fleet,
-} from '../../resources/index.js';
+import { resolveCameraConfig, scopedName, type Fleet } from '../../resources/index.js';
 import {
   CameraPipeline,
   cameraKey,
@@ -36,7 +33,8 @@ export function edgeCameras(
     const requirements: PipelineCamera['requirements'] = {};
     for (const name of Object.keys(config.models)) {
       const req = fleet.models.get(name)?.resource.spec.requirements;
-      if (req) requirements[name] = { minResolution: req.minResolution, minBitrate: req.minBitrate };
+      if (req)
+        requirements[name] = { minResolution: req.minResolution, minBitrate: req.minBitrate };
     }
     out.push({
       namespace: r.metadata.namespace!,
@@ -67,11 +65,8 @@ export class EdgeIngest {
     for (const c of cameras) {
       const p = new CameraPipeline(c, {
         ...opts,
-        onHealth: (h) => {
-          // The recorder hit a full disk: free space now rather than at the next pass.
-          if (h.recorder.lastExit?.reason === 'disk-full') void this.retain();
-          opts.onHealth?.(h);
-        },
+        // A recorder hit a full disk: free space now rather than at the next pass.
+        onDiskFull: () => void this.retain(true),
       });
       this.pipelines.set(p.id, p);
       this.days.set(cameraKey(c), c.config.retention.recordingsDays);
@@ -109,10 +104,19 @@ export class EdgeIngest {
     return [...this.pipelines.values()].map((p) => p.health());
   }
 
-  /** One retention pass; runs at most one at a time. */
-  retain(): Promise<RetentionResult> {
+  /**
+   * One retention pass; runs at most one at a time. After a recorder hit a full disk
+   * (`emergency`), at least a quarter of the file system is freed even without a configured
+   * floor, so the recorder has room when it restarts.
+   */
+  retain(emergency = false): Promise<RetentionResult> {
     this.retaining ??= (async () => {
       try {
+        let floor = this.opts.retention?.minFreeBytes;
+        if (emergency) {
+          const fs = await statfs(this.opts.recordingsDir).catch(() => undefined);
+          if (fs) floor = Math.max(floor ?? 0, fs.blocks * fs.bsize * 0.25);
+        }
         const inUse = new Set<string>();
         for (const p of this.pipelines.values()) {
           const open = p.recorder.segments.find((s) => s.endMs === undefined);
@@ -125,9 +129,7 @@ export class EdgeIngest {
             ...(this.opts.retention?.maxBytes !== undefined
               ? { maxBytes: this.opts.retention.maxBytes }
               : {}),
-            ...(this.opts.retention?.minFreeBytes !== undefined
-              ? { minFreeBytes: this.opts.retention.minFreeBytes }
-              : {}),
+            ...(floor !== undefined ? { minFreeBytes: floor } : {}),
           },
           inUse,
         );
@@ -138,6 +140,9 @@ export class EdgeIngest {
             `retention: deleted ${result.deleted.length} recordings (${result.deleted.filter((d) => d.reason === 'space').length} for space)`,
           );
         this.lastRetention = result;
+        if (emergency)
+          for (const p of this.pipelines.values())
+            if (p.health().recorder.lastExit?.reason === 'disk-full') p.recorder.retryNow();
         return result;
       } finally {
         this.retaining = undefined;

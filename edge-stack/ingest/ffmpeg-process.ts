@@ -153,6 +153,12 @@ export class FfmpegSupervisor {
     this.current?.stop(reason, 1000);
   }
 
+  /** Ends a backoff wait now and resets the backoff (the cause was fixed, e.g. disk freed). */
+  retryNow(): void {
+    this.attempt = 0;
+    this.wake?.();
+  }
+
   /** Stops for good, letting ffmpeg close its files. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -184,9 +190,7 @@ export class FfmpegSupervisor {
       if (this.stopped) break;
       if (result && result.ranMs >= (this.opts.healthyAfterMs ?? 10_000)) this.attempt = 0;
       const delay =
-        result?.reason === 'unauthorized'
-          ? policy.maxMs
-          : backoffDelay(this.attempt++, policy);
+        result?.reason === 'unauthorized' ? policy.maxMs : backoffDelay(this.attempt++, policy);
       this.restarts++;
       if (result) this.opts.onExit?.(result, delay);
       this.opts.onState?.('backoff');

@@ -26,10 +26,43 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pipeline-'));
   sim = await startCameraSimulator({
     cameras: [
-      { name: 'lobby', codec: 'H264', width: 1280, height: 720, fps: 10, bitrateKbps: 1500, scene: 'pattern' },
-      { name: 'gate', codec: 'H264', width: 640, height: 360, fps: 10, bitrateKbps: 600, scene: 'pattern', auth: { user: 'viewer', password: 'S3cret!pw' } },
-      { name: 'yard', codec: 'H264', width: 640, height: 360, fps: 10, bitrateKbps: 600, scene: 'pattern' },
-      { name: 'dock', codec: 'H264', width: 640, height: 360, fps: 10, bitrateKbps: 600, scene: 'pattern' },
+      {
+        name: 'lobby',
+        codec: 'H264',
+        width: 1280,
+        height: 720,
+        fps: 10,
+        bitrateKbps: 1500,
+        scene: 'pattern',
+      },
+      {
+        name: 'gate',
+        codec: 'H264',
+        width: 640,
+        height: 360,
+        fps: 10,
+        bitrateKbps: 600,
+        scene: 'pattern',
+        auth: { user: 'viewer', password: 'S3cret!pw' },
+      },
+      {
+        name: 'yard',
+        codec: 'H264',
+        width: 640,
+        height: 360,
+        fps: 10,
+        bitrateKbps: 600,
+        scene: 'pattern',
+      },
+      {
+        name: 'dock',
+        codec: 'H264',
+        width: 640,
+        height: 360,
+        fps: 10,
+        bitrateKbps: 600,
+        scene: 'pattern',
+      },
     ],
   });
   await mkdir(join(dir, 'secrets/acme/gate-right'), { recursive: true });
@@ -87,7 +120,11 @@ function camera(
   };
 }
 
-function pipeline(cam: PipelineCamera, queue: MemoryJobQueue, extra: { recordingsDir?: string } = {}) {
+function pipeline(
+  cam: PipelineCamera,
+  queue: MemoryJobQueue,
+  extra: { recordingsDir?: string } = {},
+) {
   const states: CameraHealth['state'][] = [];
   const p = new CameraPipeline(cam, {
     ffmpegPath: 'ffmpeg',
@@ -130,10 +167,23 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000) {
 
 async function probe(path: string) {
   const { stdout } = await run('ffprobe', [
-    '-v', 'error', '-select_streams', 'v:0', '-count_packets',
-    '-show_entries', 'stream=codec_name,width,height,nb_read_packets', '-of', 'json', path,
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-count_packets',
+    '-show_entries',
+    'stream=codec_name,width,height,nb_read_packets',
+    '-of',
+    'json',
+    path,
   ]);
-  return JSON.parse(stdout).streams[0] as { codec_name: string; width: number; height: number; nb_read_packets: string };
+  return JSON.parse(stdout).streams[0] as {
+    codec_name: string;
+    width: number;
+    height: number;
+    nb_read_packets: string;
+  };
 }
 
 describe('camera pipeline on a simulated RTSP camera', () => {
@@ -144,7 +194,11 @@ describe('camera pipeline on a simulated RTSP camera', () => {
     const { p } = pipeline(camera('lobby', sim.url('lobby'), { models }), queue);
     await p.start();
     try {
-      await until('two segments', () => jobs.filter((j) => j.kind === 'segment').length >= 6, 30_000);
+      await until(
+        'two segments',
+        () => jobs.filter((j) => j.kind === 'segment').length >= 6,
+        30_000,
+      );
       const h = p.health();
       expect(h.state).toBe('streaming');
       expect(h.observedStream).toMatchObject({ codec: 'H264', width: 1280, height: 720 });
@@ -156,7 +210,11 @@ describe('camera pipeline on a simulated RTSP camera', () => {
       const crit = seg.find((j) => j.metadata.priority === 'CRITICAL')!;
       expect(crit.metadata.enabledModels).toEqual(['fire-smoke-detection']);
       expect(crit.metadata.resolution).toBe('640x480');
-      expect(crit.metadata.sourceQuality).toMatchObject({ stream: 'main', codec: 'H264', resolution: '1280x720' });
+      expect(crit.metadata.sourceQuality).toMatchObject({
+        stream: 'main',
+        codec: 'H264',
+        resolution: '1280x720',
+      });
       expect(crit.segment.byteLength).toBe(crit.segment.frameCount * 640 * 480 * 3);
       expect(crit.customerId).toBe('acme');
       expect(crit.cameraId).toBe('acme/lobby');
@@ -169,7 +227,9 @@ describe('camera pipeline on a simulated RTSP camera', () => {
       const lat = micro.map((j) => j.createdAtMs - Date.parse(j.timestamp)).sort((a, b) => a - b);
       expect(lat[Math.floor(lat.length / 2)]!).toBeLessThan(500);
       // Segments are wall-clock aligned and in order.
-      const seqs = seg.filter((j) => j.metadata.priority === 'STANDARD').map((j) => j.segmentSequence);
+      const seqs = seg
+        .filter((j) => j.metadata.priority === 'STANDARD')
+        .map((j) => j.segmentSequence);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     } finally {
       await p.stop();
@@ -212,7 +272,11 @@ describe('camera pipeline on a simulated RTSP camera', () => {
   it('says unauthorized for wrong credentials and never prints the password', async () => {
     const queue = new MemoryJobQueue({ bufferLimit: 100 });
     const wrong = pipeline(
-      camera('gate', sim.url('gate'), { models: [], secret: 'gate-wrong', main: { resolution: '640x360', bitrate: '600Kbps' } }),
+      camera('gate', sim.url('gate'), {
+        models: [],
+        secret: 'gate-wrong',
+        main: { resolution: '640x360', bitrate: '600Kbps' },
+      }),
       queue,
     );
     await wrong.p.start();
@@ -225,12 +289,19 @@ describe('camera pipeline on a simulated RTSP camera', () => {
       await wrong.p.stop();
     }
     const right = pipeline(
-      camera('gate', sim.url('gate'), { models: [], secret: 'gate-right', main: { resolution: '640x360', bitrate: '600Kbps' } }),
+      camera('gate', sim.url('gate'), {
+        models: [],
+        secret: 'gate-right',
+        main: { resolution: '640x360', bitrate: '600Kbps' },
+      }),
       queue,
     );
     await right.p.start();
     try {
-      await until('streaming', () => right.p.health().state === 'streaming' && right.p.health().recorder.bytesWritten > 0);
+      await until(
+        'streaming',
+        () => right.p.health().state === 'streaming' && right.p.health().recorder.bytesWritten > 0,
+      );
     } finally {
       await right.p.stop();
     }
@@ -254,7 +325,10 @@ describe('camera pipeline on a simulated RTSP camera', () => {
 
   it('stops a camera with a URL trick before ffmpeg runs', async () => {
     const queue = new MemoryJobQueue({ bufferLimit: 100 });
-    const { p } = pipeline(camera('trick', `${sim.url('dock')} -f lavfi -i testsrc`, { models: [] }), queue);
+    const { p } = pipeline(
+      camera('trick', `${sim.url('dock')} -f lavfi -i testsrc`, { models: [] }),
+      queue,
+    );
     await p.start();
     await until('misconfigured', () => p.health().state === 'misconfigured');
     expect(p.health().message).toMatch(/extra ffmpeg arguments/);
@@ -266,7 +340,10 @@ describe('camera pipeline on a simulated RTSP camera', () => {
     const queue = new MemoryJobQueue({ bufferLimit: 1000 });
     const jobs = await collect(queue, models);
     const { p, states } = pipeline(
-      camera('dock', sim.url('dock'), { models, main: { resolution: '640x360', bitrate: '600Kbps' } }),
+      camera('dock', sim.url('dock'), {
+        models,
+        main: { resolution: '640x360', bitrate: '600Kbps' },
+      }),
       queue,
     );
     await p.start();
@@ -279,7 +356,11 @@ describe('camera pipeline on a simulated RTSP camera', () => {
       await sim.fault('dock', 'recover');
 
       await sim.fault('dock', 'stall', 8);
-      await until('stall detected', () => states.includes('stalled') || p.health().recorder.lastExit?.reason === 'stalled', 20_000);
+      await until(
+        'stall detected',
+        () => states.includes('stalled') || p.health().recorder.lastExit?.reason === 'stalled',
+        20_000,
+      );
       await sim.fault('dock', 'recover');
       await until('streaming again', () => p.health().state === 'streaming', 30_000);
 

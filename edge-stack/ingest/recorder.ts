@@ -168,6 +168,11 @@ export class Recorder {
     this.supervisor.restart(reason);
   }
 
+  /** Retries at once if ffmpeg is waiting out a backoff (e.g. after the disk was freed). */
+  retryNow(): void {
+    this.supervisor.retryNow();
+  }
+
   /** Segments overlapping [fromMs, toMs], oldest first, including one still being written. */
   segmentsBetween(fromMs: number, toMs: number): RecordingSegment[] {
     return this.segments.filter((s) => s.startMs <= toMs && (s.endMs ?? Infinity) >= fromMs);

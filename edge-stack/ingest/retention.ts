@@ -63,8 +63,8 @@ export async function enforceRetention(
     else left.push(f);
   }
   const free = async () => {
-    const s = await statfs(recordingsDir);
-    return s.bavail * s.bsize;
+    const s = await statfs(recordingsDir).catch(() => undefined);
+    return s ? s.bavail * s.bsize : Infinity;
   };
   let freeBytes = await free();
   for (const f of left) {

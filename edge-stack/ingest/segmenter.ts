@@ -183,7 +183,8 @@ export class Segmenter {
       file.handle = await open(file.path, 'w');
       await this.copyOverlap(previous, carried, file);
     })().catch((e: Error) => this.fail(file, e));
-    for (const [i, f] of carried.entries()) file.frames.push({ wallMs: f.wallMs, offset: i * this.frameBytes });
+    for (const [i, f] of carried.entries())
+      file.frames.push({ wallMs: f.wallMs, offset: i * this.frameBytes });
     file.bytes = carried.length * this.frameBytes;
     this.stats.spoolBytes += file.bytes;
     this.files.push(file);
@@ -213,7 +214,8 @@ export class Segmenter {
   }
 
   private fail(file: SpoolFile, e: Error) {
-    if (!file.failed) this.opts.onError?.(`spool write failed for segment ${file.sequence}: ${e.message}`);
+    if (!file.failed)
+      this.opts.onError?.(`spool write failed for segment ${file.sequence}: ${e.message}`);
     file.failed ??= e;
   }
 
@@ -223,7 +225,8 @@ export class Segmenter {
     file.closedAtMs = Date.now();
     this.stats.segments++;
     const models = this.opts.models();
-    const overlapMs = file.frames.length > 0 ? Math.max(0, file.startMs - file.frames[0]!.wallMs) : 0;
+    const overlapMs =
+      file.frames.length > 0 ? Math.max(0, file.startMs - file.frames[0]!.wallMs) : 0;
     const written = file.writing;
     this.offers = this.offers.then(async () => {
       await written;
@@ -279,7 +282,13 @@ export class Segmenter {
     };
     const chosen = models.filter((m) => names.includes(m.name));
     const job: VideoJob = {
-      jobId: jobIdOf(this.opts.cameraId, kind, sequence, priority, kind === 'segment' ? file.part : 0),
+      jobId: jobIdOf(
+        this.opts.cameraId,
+        kind,
+        sequence,
+        priority,
+        kind === 'segment' ? file.part : 0,
+      ),
       kind,
       customerId: this.opts.customerId,
       cameraId: this.opts.cameraId,
@@ -294,10 +303,8 @@ export class Segmenter {
           kind === 'micro'
             ? Math.round(frameMs) / 1000
             : Math.round(
-                Math.min(
-                  this.opts.segmentSeconds,
-                  (last.wallMs - file.startMs + frameMs) / 1000,
-                ) * 1000,
+                Math.min(this.opts.segmentSeconds, (last.wallMs - file.startMs + frameMs) / 1000) *
+                  1000,
               ) / 1000,
         frameCount: frames.length,
         enabledModels: names,

@@ -2,12 +2,22 @@ import { describe, expect, it } from 'vitest';
 import type { CameraSpec } from '../../resources/index.js';
 import { scrub, sourceInput, SourceError, streamUrl } from './source-input.js';
 
-const spec = (url: string, type: CameraSpec['source']['type'] = 'rtsp', path?: string): CameraSpec => ({
+const spec = (
+  url: string,
+  type: CameraSpec['source']['type'] = 'rtsp',
+  path?: string,
+): CameraSpec => ({
   site: 'hq',
   zone: 'a/b/c',
   source: { type, url },
   streams: {
-    main: { codec: 'H264', resolution: '1920x1080', fps: 30, bitrate: '4Mbps', ...(path ? { path } : {}) },
+    main: {
+      codec: 'H264',
+      resolution: '1920x1080',
+      fps: 30,
+      bitrate: '4Mbps',
+      ...(path ? { path } : {}),
+    },
   },
 });
 

@@ -2,8 +2,7 @@ import { sourceUrlProblems, type CameraSpec } from '../../resources/index.js';
 
 /** Credentials a secret reference resolved to. */
 export type Credentials =
-  | { kind: 'basic'; username: string; password: string }
-  | { kind: 'token'; token: string };
+  { kind: 'basic'; username: string; password: string } | { kind: 'token'; token: string };
 
 /** Looks up the credentials a camera's `auth.secretRef` names. */
 export interface SecretResolver {
@@ -106,11 +105,7 @@ export function sourceInput(
   if (credentials?.kind === 'basic') {
     parsed.username = credentials.username;
     parsed.password = credentials.password;
-    secrets.push(
-      credentials.password,
-      parsed.password,
-      `${parsed.username}:${parsed.password}`,
-    );
+    secrets.push(credentials.password, parsed.password, `${parsed.username}:${parsed.password}`);
   } else if (credentials?.kind === 'token') {
     if (src.type !== 'http')
       throw new SourceError('unsupported-auth', 'token auth works with http sources only');

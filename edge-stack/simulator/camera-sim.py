@@ -28,6 +28,7 @@ End of stdin (the parent went away) stops the process too.
 """
 
 import json
+import math
 import os
 import re
 import sys
@@ -64,9 +65,11 @@ class ConfigError(Exception):
 
 
 # --------------------------------------------------------------------------
-# Wall-clock overlay for the "pattern" scene. No text renderer (pango) is
-# installed, so digits come from a tiny bitmap font blended by the stock
-# overlaycomposition element; only a small rectangle is drawn each frame.
+# The "pattern" scene: a flat background (cheap: videotestsrc reuses the frame)
+# with a moving ball and a wall clock drawn as small overlay rectangles, since
+# videotestsrc's own ball pattern costs half a core at 1080p30 and no text
+# renderer (pango) is installed. The stock overlaycomposition element blends
+# only the rectangles, so the cost hardly depends on the resolution.
 # --------------------------------------------------------------------------
 
 FONT = {
@@ -84,46 +87,78 @@ FONT = {
     ".": ("00000", "00000", "00000", "00000", "00000", "01100", "01100"),
     " ": ("00000",) * 7,
 }
-FG = b"\xff\xff\xff\xff"  # BGRA, premultiplied white
-BG = b"\x00\x00\x00\xa0"  # translucent black box behind the digits
+# Premultiplied BGRA pixels.
+WHITE = b"\xff\xff\xff\xff"
+SHADE = b"\x00\x00\x00\xa0"  # translucent black box behind the digits
+CLEAR = b"\x00\x00\x00\x00"
+BALL = b"\x40\xd0\xff\xff"  # amber
+
+
+def overlay_rect(data, x, y, width, height):
+    buf = Gst.Buffer.new_wrapped(data)
+    GstVideo.buffer_add_video_meta(
+        buf, GstVideo.VideoFrameFlags.NONE, GstVideo.VideoFormat.BGRA, width, height
+    )
+    return GstVideo.VideoOverlayRectangle.new_raw(
+        buf, x, y, width, height, GstVideo.VideoOverlayFormatFlags.PREMULTIPLIED_ALPHA
+    )
 
 
 class ClockOverlay:
-    """Draws HH:MM:SS.mmm (local wall clock) in the top-left corner."""
+    """HH:MM:SS.mmm of the local wall clock, top-left, in cells of `scale` pixels.
+
+    bench/ingest-clock.ts reads this drawing back from normalized frames to time
+    frames glass to job: keep the font, the cell size and the layout in step with it.
+    """
 
     def __init__(self, height):
         self.scale = max(2, height // 120)
-        self.rect_cache = None
+        self.bottom = 10 * self.scale  # first row below the box
 
     def render(self, text):
         s = self.scale
-        cols = len(text) * 6 + 1
-        width, height = cols * s, 9 * s
-        rows = []
-        blank = BG * width
-        rows.append(blank * s)
+        width, height = (len(text) * 6 + 1) * s, 9 * s
+        rows = [SHADE * width * s]
         for r in range(7):
-            cells = [BG * s]
+            cells = [SHADE * s]
             for ch in text:
                 glyph = FONT.get(ch, FONT[" "])[r]
-                cells.extend((FG if bit == "1" else BG) * s for bit in glyph)
-                cells.append(BG * s)
+                cells.extend((WHITE if bit == "1" else SHADE) * s for bit in glyph)
+                cells.append(SHADE * s)
             rows.append(b"".join(cells) * s)
-        rows.append(blank * s)
-        data = b"".join(rows)
-        buf = Gst.Buffer.new_wrapped(data)
-        GstVideo.buffer_add_video_meta(
-            buf, GstVideo.VideoFrameFlags.NONE, GstVideo.VideoFormat.BGRA, width, height
-        )
-        rect = GstVideo.VideoOverlayRectangle.new_raw(
-            buf, s, s, width, height, GstVideo.VideoOverlayFormatFlags.PREMULTIPLIED_ALPHA
-        )
-        return GstVideo.VideoOverlayComposition.new(rect)
+        rows.append(SHADE * width * s)
+        return overlay_rect(b"".join(rows), s, s, width, height)
 
-    def on_draw(self, _overlay, _sample):
-        now = time.time()
-        text = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"
-        return self.render(text)
+    def now(self):
+        t = time.time()
+        return self.render(time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}")
+
+
+class PatternOverlay:
+    """A ball moving on a Lissajous path below the clock, and the clock."""
+
+    def __init__(self, width, height):
+        self.width, self.height = width, height
+        self.clock = ClockOverlay(height)
+        # Blending costs about 30 ns a pixel, so the ball stays small.
+        d = self.diameter = even(height // 6)
+        r = d / 2
+        rows = []
+        for y in range(d):
+            half = max(0.0, r * r - (y + 0.5 - r) ** 2) ** 0.5
+            left = int(round(r - half))
+            rows.append(CLEAR * left + BALL * (d - 2 * left) + CLEAR * left)
+        self.ball = b"".join(rows)
+
+    def on_draw(self, _element, sample):
+        # Ball position follows the stream time, so every reader sees the same motion.
+        t = sample.get_buffer().pts / Gst.SECOND
+        d, top = self.diameter, self.clock.bottom
+        x = int((self.width - d) * (0.5 + 0.5 * math.sin(t * 2 * math.pi / 7)))
+        y = top + int((self.height - d - top) * (0.5 + 0.5 * math.sin(t * 2 * math.pi / 5)))
+        comp = GstVideo.VideoOverlayComposition.new(overlay_rect(self.ball, x, y, d, d))
+        comp.add_rectangle(self.clock.now())
+        return comp
 
 
 # --------------------------------------------------------------------------
@@ -170,12 +205,16 @@ class Camera:
         self.auth = spec.get("auth")
         self.main = Rendition(spec["width"], spec["height"], spec["fps"], spec["bitrateKbps"])
         sub_w = even(min(640, spec["width"] // 2))
-        sub_h = even(sub_w * spec["height"] / spec["width"])
+        sub_h = sub_w * spec["height"] / spec["width"]
+        # RTP/JPEG (RFC 2435) sends sizes in blocks of 8: readers would see the rounding.
+        sub_h = int(sub_h / 8 + 0.5) * 8 if self.codec == "MJPEG" else even(sub_h)
         self.sub = Rendition(sub_w, sub_h, spec["fps"], max(64, spec["bitrateKbps"] // 4))
         self.channel = f"camsim-{self.name}"
 
         # The scene runs only while some mount is prepared, so idle cameras cost nothing.
+        # Mounts are prepared on the RTSP client thread and released on the main loop.
         self.users = 0
+        self.users_lock = threading.Lock()
         self.source = None
         self.overlay = None
 
@@ -196,16 +235,17 @@ class Camera:
         sink = f"intervideosink channel={self.channel}"
         if self.scene == "pattern":
             return (
-                f"videotestsrc is-live=true pattern=ball animation-mode=running-time "
-                f"background-color=0xff305070 foreground-color=0xffffd040 "
-                f"! {raw},framerate={fps}/1 ! overlaycomposition name=clock "
+                f"videotestsrc is-live=true pattern=solid-color foreground-color=0xff305070 "
+                f"! {raw},framerate={fps}/1 ! overlaycomposition name=overlay "
                 f"! videoconvert ! {raw} ! {sink} sync=false"
             )
         if self.scene == "covered":
             # Low-resolution noise scaled up and squashed to a very dark, nearly
-            # uniform picture: what a sensor sees through a hand or tape.
+            # uniform picture: what a sensor sees through a hand or tape. At most
+            # 5 new pictures a second keeps the upscale cheap; the mounts repeat
+            # them at the camera rate.
             return (
-                f"videotestsrc is-live=true pattern=snow ! video/x-raw,width=16,height=9,framerate={fps}/1 "
+                f"videotestsrc is-live=true pattern=snow ! video/x-raw,width=16,height=9,framerate={min(fps, 5)}/1 "
                 f"! videoconvert ! videobalance contrast=0.06 saturation=0 "
                 f"! videoscale method=bilinear ! videoconvert ! {raw} ! {sink} sync=false"
             )
@@ -230,15 +270,17 @@ class Camera:
         return f"videocrop top={top} bottom={bottom} left={left} right={right}"
 
     def acquire(self):
-        self.users += 1
-        if self.users == 1:
-            self.start_scene()
+        with self.users_lock:
+            self.users += 1
+            if self.users == 1:
+                self.start_scene()
 
     def release(self):
-        self.users = max(0, self.users - 1)
-        if self.users == 0 and self.source is not None:
-            self.source.set_state(Gst.State.NULL)
-            self.source = None
+        with self.users_lock:
+            self.users = max(0, self.users - 1)
+            if self.users == 0 and self.source is not None:
+                self.source.set_state(Gst.State.NULL)
+                self.source = None
 
     def start_scene(self):
         pipeline = Gst.parse_launch(self.scene_launch())
@@ -246,10 +288,10 @@ class Camera:
         bus = pipeline.get_bus()
         bus.add_signal_watch()
         bus.connect("message", self.on_scene_message)
-        clock = pipeline.get_by_name("clock")
-        if clock is not None:
-            self.overlay = ClockOverlay(self.main.height)
-            clock.connect("draw", self.overlay.on_draw)
+        overlay = pipeline.get_by_name("overlay")
+        if overlay is not None:
+            self.overlay = PatternOverlay(self.main.width, self.main.height)
+            overlay.connect("draw", self.overlay.on_draw)
         if self.scene == "vtest":
             # A segment seek makes the demuxer post SEGMENT_DONE instead of EOS,
             # so the footage can loop without a gap in running time.
@@ -284,19 +326,24 @@ class Camera:
             f"intervideosrc channel={self.channel} timeout={3 * Gst.SECOND} "
             f"! video/x-raw,framerate={r.fps}/1 ! videoconvert ! videoscale add-borders=false ! {raw}"
         )
+        # Parameter sets go in-band before every keyframe so a reader can join at
+        # any second. The parser inserts them per access unit; the payloader
+        # would insert them per keyframe NAL, which splits multi-slice frames.
+        # One encoder thread each: many small streams share two cores better.
         if self.codec == "H264":
-            threads = 2 if r.width * r.height > 1280 * 720 else 1
             enc = (
                 f"x264enc speed-preset=ultrafast tune=zerolatency bitrate={r.bitrate} "
-                f"key-int-max={r.fps} threads={threads} ! h264parse"
+                f"key-int-max={r.fps} threads=1 ! h264parse config-interval=-1 "
+                f"! video/x-h264,stream-format=byte-stream,alignment=au"
             )
-            pay = "rtph264pay name=pay0 pt=96 config-interval=-1"
+            pay = "rtph264pay name=pay0 pt=96 config-interval=0"
         elif self.codec == "H265":
             enc = (
                 f"x265enc speed-preset=ultrafast tune=zerolatency bitrate={r.bitrate} "
-                f'key-int-max={r.fps} option-string="pools=1:frame-threads=1" ! h265parse'
+                f'key-int-max={r.fps} option-string="pools=1:frame-threads=1" '
+                f"! h265parse config-interval=-1 ! video/x-h265,stream-format=byte-stream,alignment=au"
             )
-            pay = "rtph265pay name=pay0 pt=96 config-interval=-1"
+            pay = "rtph265pay name=pay0 pt=96 config-interval=0"
         else:
             # JPEG has no bitrate knob: map bits per pixel onto a quality roughly.
             bpp = r.bitrate * 1000 / (r.width * r.height * r.fps)
@@ -478,6 +525,11 @@ class Simulator:
         return self.cameras.get(parts[0]) if parts else None
 
     def on_client_connected(self, _server, client):
+        # By default a TCP reader loses RTP packets whenever 100 messages are
+        # queued, which a 1080p keyframe alone exceeds; block instead, so only
+        # the "slow" fault (or a really slow reader) loses frames.
+        client.set_property("drop-backlog", False)
+
         def gate(_client, ctx):
             cam = self.camera_of(ctx)
             if cam is None:
@@ -537,6 +589,7 @@ class Simulator:
                     name: {
                         "readers": len(cam.clients),
                         "mounts": len(cam.mounts),
+                        "scene": cam.source is not None,
                         "refusing": cam.refusing,
                         "stalled": cam.stalled,
                         "slow": cam.slow_rate,
@@ -566,9 +619,10 @@ class Simulator:
     def shutdown(self):
         for cam in self.cameras.values():
             cam.drop_clients()
-            if cam.source is not None:
-                cam.source.set_state(Gst.State.NULL)
-                cam.source = None
+            with cam.users_lock:
+                if cam.source is not None:
+                    cam.source.set_state(Gst.State.NULL)
+                    cam.source = None
         self.loop.quit()
         return False
 
@@ -608,6 +662,12 @@ def validate(config):
                 raise ConfigError(f"{where}.{key}: integer {lo}..{hi}")
         if spec["width"] % 2 or spec["height"] % 2:
             raise ConfigError(f"{where}: width and height must be even")
+        if spec["codec"] == "MJPEG" and (
+            spec["width"] % 8 or spec["height"] % 8 or max(spec["width"], spec["height"]) > 2040
+        ):
+            raise ConfigError(
+                f"{where}: MJPEG over RTP (RFC 2435) needs width and height in multiples of 8, at most 2040"
+            )
         if spec["scene"] in ("vtest", "frozen") and not os.path.exists(VTEST_PATH):
             raise ConfigError(f"{where}.scene: {VTEST_PATH} is missing (Debian package opencv-doc)")
         auth = spec.get("auth")
