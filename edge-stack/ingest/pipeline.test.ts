@@ -271,14 +271,16 @@ describe('camera pipeline on a simulated RTSP camera', () => {
 
   it('says unauthorized for wrong credentials and never prints the password', async () => {
     const queue = new MemoryJobQueue({ bufferLimit: 100 });
-    const wrong = pipeline(
-      camera('gate', sim.url('gate'), {
-        models: [],
-        secret: 'gate-wrong',
-        main: { resolution: '640x360', bitrate: '600Kbps' },
-      }),
-      queue,
-    );
+    const gate = (secret: string) =>
+      pipeline(
+        camera('gate', sim.url('gate'), {
+          models: [],
+          secret,
+          main: { resolution: '640x360', bitrate: '600Kbps' },
+        }),
+        queue,
+      );
+    const wrong = gate('gate-wrong');
     await wrong.p.start();
     try {
       await until('unauthorized', () => wrong.p.health().state === 'unauthorized');
@@ -288,14 +290,7 @@ describe('camera pipeline on a simulated RTSP camera', () => {
     } finally {
       await wrong.p.stop();
     }
-    const right = pipeline(
-      camera('gate', sim.url('gate'), {
-        models: [],
-        secret: 'gate-right',
-        main: { resolution: '640x360', bitrate: '600Kbps' },
-      }),
-      queue,
-    );
+    const right = gate('gate-right');
     await right.p.start();
     try {
       await until(

@@ -9,58 +9,8 @@ import {
   type KafkaJobQueueOptions,
   type KafkaQueueLogger,
 } from './kafka-queue.js';
-import { ALL_JOB_TOPICS, jobIdOf, PRIORITY_ORDER, topicFor, type VideoJob } from './video-job.js';
-
-function job(
-  cameraId: string,
-  seq: number,
-  priority: Priority,
-  enabledModels: string[] = ['fire'],
-): VideoJob {
-  const start = 1_700_000_000_000 + seq * 5_000;
-  return {
-    jobId: jobIdOf(cameraId, 'segment', seq, priority),
-    kind: 'segment',
-    customerId: 'acme',
-    cameraId,
-    segmentSequence: seq,
-    timestamp: new Date(start).toISOString(),
-    segment: {
-      uri: `file:///var/lib/vmsctl/segments/${cameraId}/${seq}.rgb`,
-      format: 'rgb24',
-      byteOffset: 0,
-      width: 640,
-      height: 480,
-      frameCount: 75,
-      byteLength: 640 * 480 * 3 * 75,
-      startTime: new Date(start).toISOString(),
-      endTime: new Date(start + 4_933).toISOString(),
-      frameOffsetsMs: Array.from({ length: 75 }, (_, i) => Math.round((i * 1000) / 15)),
-      overlapSeconds: 1,
-    },
-    metadata: {
-      resolution: '640x480',
-      bitrate: '2Mbps',
-      duration: 5,
-      frameCount: 75,
-      enabledModels,
-      priority,
-      sourceQuality: {
-        stream: 'main',
-        codec: 'h264',
-        resolution: '1920x1080',
-        fps: 15,
-        bitrate: '3.9Mbps',
-        decodeErrors: 0,
-        droppedFrames: 0,
-      },
-      modelOverlapSeconds: Object.fromEntries(enabledModels.map((m) => [m, 1])),
-      modelFps: Object.fromEntries(enabledModels.map((m) => [m, 15])),
-      partial: false,
-    },
-    createdAtMs: Date.now(),
-  };
-}
+import { ALL_JOB_TOPICS, PRIORITY_ORDER, topicFor, type VideoJob } from './video-job.js';
+import { job } from '../../tests/fixtures/video-job.js';
 
 function captureLog(): KafkaQueueLogger & { lines: string[] } {
   const lines: string[] = [];

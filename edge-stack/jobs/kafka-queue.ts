@@ -23,9 +23,10 @@ import {
   type JobTopic,
   type VideoJob,
 } from './video-job.js';
+import { notifyPublished, QUIET_LOGGER, type QueueLogger } from './queue-logger.js';
 
 /** Where the Kafka adapters report; it gets short lines, never job payloads. */
-export type KafkaQueueLogger = Pick<Console, 'debug' | 'info' | 'warn' | 'error'>;
+export type KafkaQueueLogger = QueueLogger;
 
 /** Connection settings shared by the producer and the consumers. */
 export interface KafkaConnectionOptions {
@@ -75,13 +76,6 @@ export interface KafkaJobConsumerOptions extends KafkaConnectionOptions {
   joinTimeoutMs?: number;
   sessionTimeoutMs?: number;
 }
-
-const quietLogger: KafkaQueueLogger = {
-  debug: () => {},
-  info: () => {},
-  warn: (...args: unknown[]) => console.warn(...args),
-  error: (...args: unknown[]) => console.error(...args),
-};
 
 /**
  * A kafkajs client whose log lines go to `logger.debug`, shortened and never with payloads,
@@ -223,7 +217,7 @@ export class KafkaJobQueue implements JobQueue {
 
   constructor(options: KafkaJobQueueOptions) {
     this.options = options;
-    this.log = options.logger ?? quietLogger;
+    this.log = options.logger ?? QUIET_LOGGER;
     this.bufferLimit = positive('bufferLimit', options.bufferLimit ?? 10_000);
     this.maxBatch = positive('maxBatch', options.maxBatch ?? 100);
     this.maxBatchBytes = positive('maxBatchBytes', options.maxBatchBytes ?? 512 * 1024);
@@ -397,13 +391,7 @@ export class KafkaJobQueue implements JobQueue {
       for (const { job } of entries) {
         this.buffered--;
         this.published++;
-        for (const listener of this.listeners) {
-          try {
-            listener(job, at);
-          } catch (err) {
-            this.log.warn(`onPublished listener failed for job ${job.jobId}: ${describe(err)}`);
-          }
-        }
+        notifyPublished(this.listeners, job, at, this.log);
       }
     }
     this.markConnected();
@@ -558,7 +546,7 @@ export class KafkaJobConsumerFactory implements JobConsumerFactory {
 
   constructor(options: KafkaJobConsumerOptions) {
     this.options = options;
-    this.log = options.logger ?? quietLogger;
+    this.log = options.logger ?? QUIET_LOGGER;
     this.connection = new KafkaConnection(options, this.log);
   }
 

@@ -1,57 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Priority } from '../../resources/index.js';
 import { MemoryJobQueue, type MemoryQueueLogger } from './memory-queue.js';
-import { jobIdOf, type VideoJob } from './video-job.js';
-
-function job(
-  cameraId: string,
-  seq: number,
-  priority: Priority,
-  enabledModels: string[] = ['fire'],
-): VideoJob {
-  return {
-    jobId: jobIdOf(cameraId, 'segment', seq, priority),
-    kind: 'segment',
-    customerId: 'acme',
-    cameraId,
-    segmentSequence: seq,
-    timestamp: new Date(1_700_000_000_000 + seq * 5_000).toISOString(),
-    segment: {
-      uri: `file:///var/lib/vmsctl/segments/${cameraId}/${seq}.rgb`,
-      format: 'rgb24',
-      byteOffset: 0,
-      width: 640,
-      height: 480,
-      frameCount: 75,
-      byteLength: 640 * 480 * 3 * 75,
-      startTime: new Date(1_700_000_000_000 + seq * 5_000).toISOString(),
-      endTime: new Date(1_700_000_004_933 + seq * 5_000).toISOString(),
-      frameOffsetsMs: [0, 67, 133],
-      overlapSeconds: 1,
-    },
-    metadata: {
-      resolution: '640x480',
-      bitrate: '2Mbps',
-      duration: 5,
-      frameCount: 75,
-      enabledModels,
-      priority,
-      sourceQuality: {
-        stream: 'main',
-        codec: 'h264',
-        resolution: '1920x1080',
-        fps: 15,
-        bitrate: '3.9Mbps',
-        decodeErrors: 0,
-        droppedFrames: 0,
-      },
-      modelOverlapSeconds: { fire: 2 },
-      modelFps: { fire: 15 },
-      partial: false,
-    },
-    createdAtMs: 1_700_000_000_000 + seq,
-  };
-}
+import type { VideoJob } from './video-job.js';
+import { job } from '../../tests/fixtures/video-job.js';
 
 /** A handler that records jobs and can be held shut until released. */
 function recorder(model: string) {

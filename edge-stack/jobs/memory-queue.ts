@@ -7,9 +7,10 @@ import {
   type JobSubscription,
 } from './queue.js';
 import { PRIORITY_ORDER, type VideoJob } from './video-job.js';
+import { notifyPublished, QUIET_LOGGER, type QueueLogger } from './queue-logger.js';
 
 /** Where the in-process queue reports trouble; it never receives job payloads. */
-export type MemoryQueueLogger = Pick<Console, 'debug' | 'info' | 'warn' | 'error'>;
+export type MemoryQueueLogger = QueueLogger;
 
 /** Settings of the embedded job queue. */
 export interface MemoryJobQueueOptions {
@@ -40,13 +41,6 @@ export interface ModelDeliveryStats {
   /** Jobs skipped after `handle` failed `maxAttempts` times. */
   failed: number;
 }
-
-const quietLogger: MemoryQueueLogger = {
-  debug: () => {},
-  info: () => {},
-  warn: (...args: unknown[]) => console.warn(...args),
-  error: (...args: unknown[]) => console.error(...args),
-};
 
 /** Jobs by priority, FIFO within a priority; the most urgent job leaves first. */
 class PriorityFifo {
@@ -162,7 +156,7 @@ export class MemoryJobQueue implements JobQueue, JobConsumerFactory {
     );
     this.maxAttempts = positive('maxAttempts', options.maxAttempts ?? 3);
     this.retryDelayMs = options.retryDelayMs ?? 100;
-    this.log = options.logger ?? quietLogger;
+    this.log = options.logger ?? QUIET_LOGGER;
   }
 
   /** Accepts the job unless its priority's share of the buffer is used up or the queue is closed. */
@@ -308,13 +302,7 @@ export class MemoryJobQueue implements JobQueue, JobConsumerFactory {
       }
       this.published++;
       const at = Date.now();
-      for (const listener of this.listeners) {
-        try {
-          listener(job, at);
-        } catch (err) {
-          this.log.warn(`onPublished listener failed for job ${job.jobId}: ${describe(err)}`);
-        }
-      }
+      notifyPublished(this.listeners, job, at, this.log);
     }
     this.notifyProgress();
   }

@@ -7,6 +7,8 @@ One process serves many cameras on one RTSP port. Each camera has two mounts,
 Usage:
     /usr/bin/python3 camera-sim.py '<json config>'
     /usr/bin/python3 camera-sim.py path/to/config.json
+    /usr/bin/python3 camera-sim.py -     (config on the first line of stdin, which
+                                          keeps passwords out of the process list)
 
 Config:
     {"port": 0, "address": "127.0.0.1",
@@ -31,6 +33,7 @@ import json
 import math
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -69,7 +72,7 @@ class ConfigError(Exception):
 # with a moving ball and a wall clock drawn as small overlay rectangles, since
 # videotestsrc's own ball pattern costs half a core at 1080p30 and no text
 # renderer (pango) is installed. The stock overlaycomposition element blends
-# only the rectangles, so the cost hardly depends on the resolution.
+# only the rectangles.
 # --------------------------------------------------------------------------
 
 FONT = {
@@ -212,7 +215,7 @@ class Camera:
         self.channel = f"camsim-{self.name}"
 
         # The scene runs only while some mount is prepared, so idle cameras cost nothing.
-        # Mounts are prepared on the RTSP client thread and released on the main loop.
+        # media-configure may come on an RTSP client thread; releases run on the main loop.
         self.users = 0
         self.users_lock = threading.Lock()
         self.source = None
@@ -236,8 +239,7 @@ class Camera:
         if self.scene == "pattern":
             return (
                 f"videotestsrc is-live=true pattern=solid-color foreground-color=0xff305070 "
-                f"! {raw},framerate={fps}/1 ! overlaycomposition name=overlay "
-                f"! videoconvert ! {raw} ! {sink} sync=false"
+                f"! {raw},framerate={fps}/1 ! overlaycomposition name=overlay ! {sink} sync=false"
             )
         if self.scene == "covered":
             # Low-resolution noise scaled up and squashed to a very dark, nearly
@@ -245,11 +247,15 @@ class Camera:
             # 5 new pictures a second keeps the upscale cheap; the mounts repeat
             # them at the camera rate.
             return (
-                f"videotestsrc is-live=true pattern=snow ! video/x-raw,width=16,height=9,framerate={min(fps, 5)}/1 "
+                f"videotestsrc is-live=true pattern=snow "
+                f"! video/x-raw,width=16,height=9,framerate={min(fps, 5)}/1 "
                 f"! videoconvert ! videobalance contrast=0.06 saturation=0 "
                 f"! videoscale method=bilinear ! videoconvert ! {raw} ! {sink} sync=false"
             )
-        decode = f"filesrc location={VTEST_PATH} ! avidemux ! decodebin ! videoconvert ! {self.crop()} ! videoscale add-borders=false ! {raw}"
+        decode = (
+            f"filesrc location={VTEST_PATH} ! avidemux ! decodebin ! videoconvert "
+            f"! {self.crop()} ! videoscale add-borders=false ! {raw}"
+        )
         if self.scene == "vtest":
             return f"{decode} ! {sink} sync=true"
         # frozen: the first frame of the footage, repeated forever.
@@ -303,7 +309,7 @@ class Camera:
         pipeline.get_state(5 * Gst.SECOND)
         self.source = pipeline
 
-    def on_scene_message(self, bus, msg):
+    def on_scene_message(self, _bus, msg):
         if msg.type == Gst.MessageType.SEGMENT_DONE and self.source is not None:
             self.source.seek(
                 1.0, Gst.Format.TIME, Gst.SeekFlags.SEGMENT,
@@ -488,7 +494,8 @@ class Simulator:
             mounts.add_factory(f"/{cam.name}/main", cam.factory(cam.main, self.all_roles, allowed))
             mounts.add_factory(f"/{cam.name}/sub", cam.factory(cam.sub, self.all_roles, allowed))
         self.server.connect("client-connected", self.on_client_connected)
-        # Expire sessions of readers that vanished without TEARDOWN reasonably fast.
+        # A UDP reader that vanishes without TEARDOWN keeps its session (and so the
+        # encoders) alive; nothing expires timed-out sessions unless asked to.
         GLib.timeout_add_seconds(2, self.cleanup_sessions)
 
     def setup_auth(self):
@@ -526,8 +533,8 @@ class Simulator:
 
     def on_client_connected(self, _server, client):
         # By default a TCP reader loses RTP packets whenever 100 messages are
-        # queued, which a 1080p keyframe alone exceeds; block instead, so only
-        # the "slow" fault (or a really slow reader) loses frames.
+        # queued, which a single 1080p keyframe exceeds; with drop-backlog off the
+        # server applies back-pressure instead of damaging the stream.
         client.set_property("drop-backlog", False)
 
         def gate(_client, ctx):
@@ -629,8 +636,8 @@ class Simulator:
     def run(self):
         port = self.start()
         threading.Thread(target=self.read_stdin, daemon=True).start()
-        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, 15, self.shutdown)
-        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, 2, self.shutdown)
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, self.shutdown)
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, self.shutdown)
         self.reply({"ready": True, "port": port})
         self.loop.run()
 
@@ -679,7 +686,13 @@ def validate(config):
 
 
 def load_config(arg):
-    text = arg if arg.lstrip().startswith("{") else open(arg, encoding="utf-8").read()
+    if arg == "-":
+        text = sys.stdin.readline()
+    elif arg.lstrip().startswith("{"):
+        text = arg
+    else:
+        with open(arg, encoding="utf-8") as f:
+            text = f.read()
     try:
         config = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -125,7 +125,8 @@ export async function startCameraSimulator(options: {
     address: '127.0.0.1',
     cameras: options.cameras,
   });
-  const child = spawn(PYTHON, [script, config], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // The config (with any camera passwords) goes through stdin, not the process list.
+  const child = spawn(PYTHON, [script, '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
 
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -135,6 +136,7 @@ export async function startCameraSimulator(options: {
   const stderrTail = () => stderr.slice(-10).join('\n');
   // A write after the child died must not crash the test process.
   child.stdin!.on('error', () => undefined);
+  child.stdin!.write(`${config}\n`);
 
   // The child also ends when its stdin closes, which covers a parent killed with SIGKILL;
   // this covers a normal exit that forgot stop().
