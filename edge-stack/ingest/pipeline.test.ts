@@ -218,9 +218,20 @@ describe('camera pipeline on a simulated RTSP camera', () => {
       expect(crit.segment.byteLength).toBe(crit.segment.frameCount * 640 * 480 * 3);
       expect(crit.customerId).toBe('acme');
       expect(crit.cameraId).toBe('acme/lobby');
-      // A full segment holds about duration x fps frames (plus the overlap).
-      const full = seg.filter((j) => !j.metadata.partial && j.segment.overlapSeconds === 0);
-      for (const j of full) expect(j.segment.frameCount).toBeGreaterThanOrEqual(12);
+      // After the first (which starts whenever the camera came up), a segment holds its own
+      // 3 s at the decode rate (5 fps: 15 frames when the machine keeps up; a loaded CI
+      // machine may lose some, never most), after the overlap copied from the one before.
+      const first = Math.min(...seg.map((j) => j.segmentSequence));
+      const full = seg.filter((j) => !j.metadata.partial && j.segmentSequence > first);
+      expect(full.length).toBeGreaterThan(0);
+      for (const j of full) {
+        const overlapMs = j.segment.overlapSeconds * 1000;
+        const own = j.segment.frameOffsetsMs.filter((o) => o >= overlapMs - 1);
+        expect(own.length).toBeGreaterThanOrEqual(8);
+        expect(own.length).toBeLessThanOrEqual(16);
+        expect(own.at(-1)! - own[0]!).toBeGreaterThanOrEqual(2000);
+        expect(overlapMs).toBeLessThanOrEqual(2000);
+      }
       // CRITICAL and HIGH models get a micro-job for each frame within a fraction of a second.
       const micro = jobs.filter((j) => j.kind === 'micro');
       expect(new Set(micro.map((j) => j.metadata.priority))).toEqual(new Set(['CRITICAL', 'HIGH']));
