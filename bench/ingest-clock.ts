@@ -60,8 +60,8 @@ export function clockGeometry(
 }
 
 /**
- * Milliseconds since midnight (UTC when the simulator runs with TZ=UTC) shown in the
- * frame, or undefined when the clock cannot be read with confidence. `rows` holds the
+ * Milliseconds since local midnight shown in the frame (the simulator draws its local time,
+ * which is this process's too: both follow TZ and /etc/localtime), or undefined when the clock cannot be read with confidence. `rows` holds the
  * frame's rows `geometry.firstRow` to `geometry.endRow`, RGB24.
  */
 export function readClock(rows: Buffer, geometry: ClockGeometry): number | undefined {
@@ -97,11 +97,12 @@ export function readClock(rows: Buffer, geometry: ClockGeometry): number | undef
   return ((h * 60 + min) * 60 + sec) * 1000 + ms;
 }
 
-/** The epoch time (ms) of a time of day (ms after UTC midnight), taking the day nearest `nearMs`. */
+/** The epoch time (ms) of a local time of day (ms after midnight), on the day nearest `nearMs`. */
 export function timeOfDayNear(msOfDay: number, nearMs: number): number {
   const day = 86_400_000;
-  const midnight = Math.floor(nearMs / day) * day;
-  let t = midnight + msOfDay;
+  const midnight = new Date(nearMs);
+  midnight.setHours(0, 0, 0, 0);
+  let t = midnight.getTime() + msOfDay;
   if (t - nearMs > day / 2) t -= day;
   else if (nearMs - t > day / 2) t += day;
   return t;

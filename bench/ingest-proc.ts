@@ -125,3 +125,15 @@ export function processArgs(pid: number): string[] | undefined {
     return undefined;
   }
 }
+
+/**
+ * CPU seconds the whole machine has been busy (every state but idle and iowait), so a run
+ * can tell how much of the machine other processes took while it measured.
+ */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const [, ...ticks] = line.trim().split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const busy = ticks.slice(0, 8).reduce((a, t, i) => (i === 3 || i === 4 ? a : a + t), 0);
+  return busy / CLK_TCK;
+}

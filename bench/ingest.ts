@@ -55,12 +55,18 @@ import {
   childPids,
   cpuBetween,
   cpuSnapshot,
+  machineBusySeconds,
   processArgs,
   processCpuSeconds,
   processMemory,
   selfCpuSeconds,
 } from './ingest-proc.js';
-import { startKafka, startSimulator, type BenchKafka, type Simulator } from './ingest-servers.js';
+import {
+  startCameraSimulator,
+  type CameraSimulator,
+  type SimCameraSpec,
+} from '../edge-stack/simulator/index.js';
+import { startKafka, type BenchKafka } from './ingest-servers.js';
 
 const run = promisify(execFile);
 
@@ -290,6 +296,31 @@ async function consumeAll(queue: MemoryJobQueue, config: EffectiveConfig): Promi
 // CPU scenarios on the file
 // ---------------------------------------------------------------------------------------
 
+/**
+ * Counts micro-jobs per frame they point at (spool file and offset): every micro-job should
+ * name its own frame, so a count above one means a job points at another frame.
+ */
+class MicroFrames {
+  private readonly perFrame = new Map<string, number>();
+  jobs = 0;
+
+  add(job: VideoJob): void {
+    if (job.kind !== 'micro') return;
+    this.jobs++;
+    const key = `${job.metadata.priority} ${job.segment.uri}@${job.segment.byteOffset}`;
+    this.perFrame.set(key, (this.perFrame.get(key) ?? 0) + 1);
+  }
+
+  /** Micro-jobs that share their frame with an earlier micro-job of the same priority. */
+  get misplaced(): number {
+    return this.jobs - this.perFrame.size;
+  }
+
+  describe(): string {
+    return `${this.misplaced} pointing at a frame another micro-job of its priority already names`;
+  }
+}
+
 /** CPU of one run: ffmpeg (the reaped child) and this Node process, in seconds. */
 interface CpuRun {
   ffmpeg: number;
@@ -392,7 +423,11 @@ async function oursNormalize(
   const queue = new MemoryJobQueue({ bufferLimit: 100_000 });
   await consumeAll(queue, config);
   let published = 0;
-  queue.onPublished(() => published++);
+  const micro = new MicroFrames();
+  queue.onPublished((job) => {
+    published++;
+    micro.add(job);
+  });
   const errors: string[] = [];
   const quality: SourceQuality = {
     stream: 'main',
@@ -453,7 +488,7 @@ async function oursNormalize(
     ffmpeg: used.children,
     node: used.self,
     wallMs: used.wallMs,
-    note: `${frames} frames, ${s.segments} segments, ${s.microJobs} micro-jobs, ${published} jobs published`,
+    note: `${frames} frames, ${s.segments} segments, ${s.microJobs} micro-jobs (${micro.describe()}), ${published} jobs published`,
   };
 }
 
@@ -632,7 +667,7 @@ async function bareGlassLatency(
 }
 
 async function measureLatency(
-  sim: Simulator,
+  sim: CameraSimulator,
   seconds: number,
   dirs: { spool: string; recordings: string },
 ): Promise<LatencyResult> {
@@ -665,8 +700,10 @@ async function measureLatency(
   );
   const reads: Promise<void>[] = [];
   let warmUntil = Infinity;
+  const micro = new MicroFrames();
   q.queue.onPublished((job, at) => {
     if (job.kind !== 'micro') return;
+    micro.add(job);
     const stamp = Date.parse(job.timestamp);
     if (stamp < warmUntil) return;
     if (job.metadata.priority !== 'CRITICAL') {
@@ -700,7 +737,8 @@ async function measureLatency(
     result.health =
       `state ${h.state}, decode ${h.normalizer.decodeFps} fps (measured ${h.normalizer.fps}), ` +
       `${h.normalizer.frames} frames, reconnects ${h.reconnects}, decode errors ${h.normalizer.decodeErrors}, ` +
-      `frames dropped ${h.jobs.framesDropped}, jobs refused ${Object.values(h.jobs.refused).reduce((a, b) => a + b, 0)}`;
+      `frames dropped ${h.jobs.framesDropped}, jobs refused ${Object.values(h.jobs.refused).reduce((a, b) => a + b, 0)}, ` +
+      `${micro.jobs} micro-jobs, ${micro.describe()}`;
   } finally {
     await pipeline.stop();
     await Promise.all(reads);
@@ -732,7 +770,7 @@ interface MemoryResult {
 
 interface MemoryRequest {
   port: number;
-  simPid: number;
+  simPid: number | undefined;
   names: string[];
   seconds: number;
   spool: string;
@@ -778,23 +816,27 @@ async function measureMemory(req: MemoryRequest): Promise<MemoryResult> {
     const cpuOf = () => ({
       ff: pids.map((pid) => processCpuSeconds(pid)),
       node: selfCpuSeconds(),
-      sim: processCpuSeconds(req.simPid) ?? 0,
+      sim: (req.simPid && processCpuSeconds(req.simPid)) || 0,
       at: performance.now(),
     });
     const start = cpuOf();
     const end = Date.now() + (req.seconds * 1000 - MEMORY_WARMUP_MS);
+    // The pids are listed once: scanning /proc costs this process CPU that is not the
+    // cameras'. What sampling still costs is measured and taken out of Node's figure.
+    const roles = pids.map((pid) => (processArgs(pid)?.includes('segment') ? 'rec' : 'norm'));
+    let samplingCpu = 0;
     while (Date.now() < end) {
+      const t0 = selfCpuSeconds();
       const sample = { rec: 0, norm: 0, pss: 0, node: process.memoryUsage().rss, procs: 0 };
-      for (const pid of childPids('ffmpeg')) {
+      pids.forEach((pid, i) => {
         const m = processMemory(pid);
-        if (!m) continue;
+        if (!m) return;
         sample.procs++;
-        // The recorder is the ffmpeg that writes segments; the other one is the normalizer.
-        if (processArgs(pid)?.includes('segment')) sample.rec += m.rssKiB * 1024;
-        else sample.norm += m.rssKiB * 1024;
+        sample[roles[i]!] += m.rssKiB * 1024;
         sample.pss += m.pssKiB * 1024;
-      }
+      });
       samples.push(sample);
+      samplingCpu += selfCpuSeconds() - t0;
       await sleep(2_000);
     }
     const stop = cpuOf();
@@ -806,7 +848,7 @@ async function measureMemory(req: MemoryRequest): Promise<MemoryResult> {
     });
     cpu = {
       ffmpeg: ff,
-      node: stop.node - start.node,
+      node: stop.node - start.node - samplingCpu,
       sim: stop.sim - start.sim,
       seconds: (stop.at - start.at) / 1000,
     };
@@ -1005,6 +1047,10 @@ async function main(args: readonly string[]): Promise<void> {
     console.log('');
 
     const results = new Map<ScenarioKey, { bare: CpuRun[]; ours: CpuRun[] }>();
+    // Other processes sharing the cores make CPU time noisier (caches, hyperthread siblings):
+    // how much they took is printed with the table.
+    const machineBefore = machineBusySeconds();
+    const oursBefore = cpuSnapshot();
     for (let i = 0; i < runs; i++) {
       for (const s of scenarios) {
         const r = results.get(s.key) ?? { bare: [], ours: [] };
@@ -1019,6 +1065,10 @@ async function main(args: readonly string[]): Promise<void> {
         }
       }
     }
+    const oursUsed = cpuBetween(oursBefore, cpuSnapshot());
+    const othersCores =
+      (machineBusySeconds() - machineBefore - oursUsed.self - oursUsed.children) /
+      (oursUsed.wallMs / 1000);
     const perVideoSecond = (s: Scenario, side: 'bare' | 'ours', f: (r: CpuRun) => number) =>
       median(results.get(s.key)![side].map(f)) / s.videoSeconds;
     const figures = new Map(
@@ -1080,6 +1130,10 @@ async function main(args: readonly string[]): Promise<void> {
         runsOf[side].map((r) => f3(total(r) / s.videoSeconds)).join(' ');
       console.log(`    runs: bare ${spread('bare')}; ours ${spread('ours')}`);
     }
+    console.log(
+      `  other processes on this machine used ${Math.max(0, othersCores).toFixed(2)} of ${os.cpus().length} cores on average meanwhile` +
+        (othersCores > 0.25 ? ': the figures are noisier than on an idle machine' : ''),
+    );
 
     // A whole camera at the reference workload is the recorder plus the normalizer.
     const camera = fig('record').ours + fig('normalize').ours;
@@ -1101,9 +1155,10 @@ async function main(args: readonly string[]): Promise<void> {
     let liveProblem: string | undefined;
     if (live) {
       const names = Array.from({ length: memoryCameras }, (_, i) => `mem${i + 1}`);
-      let sim: Simulator | undefined;
+      let sim: CameraSimulator | undefined;
+      let simPid: number | undefined;
       try {
-        sim = await startSimulator([
+        const cameras: SimCameraSpec[] = [
           {
             name: 'fire',
             codec: 'H264',
@@ -1113,18 +1168,22 @@ async function main(args: readonly string[]): Promise<void> {
             bitrateKbps: 2500,
             scene: 'pattern',
           },
-          ...names.map((name) => ({
+          ...names.map((name): SimCameraSpec => ({
             name,
-            codec: 'H264' as const,
+            codec: 'H264',
             width: 640,
             height: 360,
             fps: 10,
             bitrateKbps: 600,
-            scene: 'pattern' as const,
+            scene: 'pattern',
           })),
-        ]);
+        ];
+        sim = await startCameraSimulator({ cameras });
         const s = sim;
         cleanups.push(() => s.stop());
+        // The wrapper does not say its pid; it is our only python3 child. Only used to
+        // say how much CPU the simulated cameras took, which is not counted.
+        simPid = childPids('python3')[0];
       } catch (e) {
         liveProblem = `live scenarios skipped: ${(e as Error).message}`;
       }
@@ -1135,7 +1194,7 @@ async function main(args: readonly string[]): Promise<void> {
         });
         memory = await memoryInChild({
           port: sim.port,
-          simPid: sim.pid,
+          simPid,
           names,
           seconds: memorySeconds,
           spool: await scratch('spool-memory'),

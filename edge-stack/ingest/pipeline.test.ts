@@ -199,8 +199,8 @@ describe('camera pipeline on a simulated RTSP camera', () => {
         () => jobs.filter((j) => j.kind === 'segment').length >= 6,
         30_000,
       );
+      await until('streaming', () => p.health().state === 'streaming');
       const h = p.health();
-      expect(h.state).toBe('streaming');
       expect(h.observedStream).toMatchObject({ codec: 'H264', width: 1280, height: 720 });
       expect(h.recorder.bitrateBps).toBeGreaterThan(100_000);
       expect(h.normalizer.decodeFps).toBe(5); // motion needs 5 fps, the most of the three
@@ -368,7 +368,8 @@ describe('camera pipeline on a simulated RTSP camera', () => {
         20_000,
       );
       await sim.fault('dock', 'recover');
-      await until('streaming again', () => p.health().state === 'streaming', 30_000);
+      // Reconnect attempts during the stall grew the backoff; allow for it on a busy machine.
+      await until('streaming again', () => p.health().state === 'streaming', 60_000);
 
       const framesBefore = p.health().normalizer.frames;
       await until('more frames', () => p.health().normalizer.frames > framesBefore + 10);
@@ -386,5 +387,5 @@ describe('camera pipeline on a simulated RTSP camera', () => {
       const info = await probe(join(recDir, f));
       expect(info.codec_name).toBe('h264');
     }
-  }, 120_000);
+  }, 180_000);
 });

@@ -144,6 +144,7 @@ export default class EdgeIngestCommand extends VmsCommand {
           ? `No enabled camera is pinned to edge server "${flags.edge}".`
           : 'Check --camera.',
       );
+    let closed = false;
     const report = () => {
       const health = ingest.health();
       if (flags.json)
@@ -156,7 +157,7 @@ export default class EdgeIngestCommand extends VmsCommand {
           `${blocksToText([
             table(health, columns, new Date().toISOString()),
             line(
-              `queue: ${brokers ? 'kafka' : 'embedded'} ${q.connected ? 'connected' : 'DISCONNECTED'}, ${q.published} published, ${q.buffered}/${q.bufferLimit} buffered${q.lastError ? `, last error: ${q.lastError}` : ''}`,
+              `queue: ${brokers ? 'kafka' : 'embedded'} ${closed ? 'closed' : q.connected ? 'connected' : 'DISCONNECTED'}, ${q.published} published, ${q.buffered}/${q.bufferLimit} buffered${q.lastError ? `, last error: ${q.lastError}` : ''}`,
             ),
           ])}\n`,
         );
@@ -173,7 +174,9 @@ export default class EdgeIngestCommand extends VmsCommand {
     });
     clearInterval(timer);
     await ingest.stop();
-    await queue.close(15_000);
+    // The embedded queue has no model workers in this command: nothing would take its jobs.
+    await queue.close(brokers ? 15_000 : 0);
+    closed = true;
     const final = report();
     this.setExit(final.some((h) => h.state === 'misconfigured') ? EXIT.findings : EXIT.ok);
   }
