@@ -83,7 +83,7 @@ const frame = (i: number) => ({
   index: i,
   wallMs: 1_000_000 + i * 500,
   arrivedMs: 1_000_000 + i * 500 + 40,
-  data: Buffer.alloc(FRAME, i),
+  data: [Buffer.alloc(FRAME / 2, i), Buffer.alloc(FRAME / 2, i)],
 });
 
 describe('Segmenter', () => {
@@ -136,6 +136,19 @@ describe('Segmenter', () => {
     expect(micro[3]!.segment).toMatchObject({ byteOffset: 3 * FRAME, frameCount: 1 });
     const bytes = await readFile(fileURLToPath(micro[3]!.segment.uri));
     expect(bytes[3 * FRAME]).toBe(3);
+  });
+
+  it("sends micro-jobs at the priority's model rate, each naming its own frame", async () => {
+    const q = new FakeQueue();
+    const s = make([model('fire', 'CRITICAL', 0, 1), model('motion', 'STANDARD', 0, 2)], q);
+    for (let i = 0; i < 6; i++) s.push(frame(i));
+    await s.flush();
+    const micro = q.jobs.filter((j) => j.kind === 'micro');
+    // Frames come at 2 fps (what motion needs); fire needs 1, so every other frame.
+    expect(micro.map((j) => j.segment.byteOffset / FRAME)).toEqual([0, 2, 4]);
+    expect(micro.map((j) => j.timestamp)).toEqual(
+      [0, 2, 4].map((i) => new Date(frame(i).wallMs).toISOString()),
+    );
   });
 
   it('keeps a file until its jobs are published, then evicts it', async () => {

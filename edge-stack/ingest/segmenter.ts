@@ -83,6 +83,7 @@ export class Segmenter {
   private files: SpoolFile[] = [];
   private byJob = new Map<string, SpoolFile>();
   private microSeq = 0;
+  private lastMicroMs = new Map<Priority, number>();
   /** Offers run in this chain so jobs leave in capture order, each after its frames are on disk. */
   private offers: Promise<void> = Promise.resolve();
   readonly stats: SegmenterStats = {
@@ -127,24 +128,45 @@ export class Segmenter {
     file.frames.push({ wallMs: frame.wallMs, offset });
     const write = file.writing.then(async () => {
       if (file.failed) return;
-      await file.handle!.write(frame.data, 0, frame.data.length, offset).catch((e: Error) => {
+      await file.handle!.writev(frame.data, offset).catch((e: Error) => {
         this.fail(file, e);
       });
     });
     file.writing = write;
-    const urgent = this.tierModels(models).filter(([p]) => LOW_LATENCY.has(p));
+    const urgent = this.tierModels(models).filter(
+      ([p, names]) => LOW_LATENCY.has(p) && this.microDue(p, names, models, frame.wallMs),
+    );
     if (urgent.length > 0) {
+      const index = file.frames.length - 1;
       this.offers = this.offers.then(async () => {
         await write;
         for (const [priority, names] of urgent)
           this.offer(file, 'micro', this.microSeq++, priority, names, models, {
-            first: file.frames.length - 1,
+            first: index,
             count: 1,
             overlap: 0,
             partial: false,
           });
       });
     }
+  }
+
+  /**
+   * Whether a frame is due for a micro-job of this priority: the decoder runs at the rate
+   * of the fastest model of any priority, but a 2 fps CRITICAL model needs only 2 jobs a second.
+   */
+  private microDue(
+    priority: Priority,
+    names: readonly string[],
+    models: readonly SegmentModel[],
+    wallMs: number,
+  ): boolean {
+    const fps = Math.max(...models.filter((m) => names.includes(m.name)).map((m) => m.fps));
+    const last = this.lastMicroMs.get(priority);
+    // Same 2 % tolerance as the decoder's frame selection, so jitter does not skip frames.
+    if (last !== undefined && wallMs >= last && wallMs - last < (1000 / fps) * 0.98) return false;
+    this.lastMicroMs.set(priority, wallMs);
+    return true;
   }
 
   /** Closes the open segment as partial (the camera stopped mid-segment). */
