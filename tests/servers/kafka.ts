@@ -19,7 +19,18 @@ export interface KafkaServer {
   kill(): Promise<void>;
 }
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
+/** The repository root: the nearest folder above this module with a package.json (works from dist/ too). */
+function repoRoot(): string {
+  let dir = fileURLToPath(new URL('.', import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = join(dir, '..');
+    if (up === dir) throw new Error('cannot find the repository root above tests/servers');
+    dir = up;
+  }
+  return dir;
+}
+
+const repo = repoRoot();
 const script = join(repo, 'tests/servers/kafka.sh');
 const installer = join(repo, 'scripts/kafka/install.sh');
 
