@@ -67,6 +67,7 @@ import {
   type SimCameraSpec,
 } from '../edge-stack/simulator/index.js';
 import { startKafka, type BenchKafka } from './ingest-servers.js';
+import { argValue, intArg } from './args.js';
 
 const run = promisify(execFile);
 
@@ -108,20 +109,6 @@ const MEMORY_MODELS: Record<string, Partial<EffectiveModel>> = {
   'camera-tampering': {},
   'advanced-motion-detection': {},
 };
-
-function argValue(args: readonly string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-function intArg(args: readonly string[], name: string, fallback: number): number {
-  const raw = argValue(args, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1)
-    throw new Error(`${name} needs a positive integer, got "${raw}"`);
-  return n;
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
@@ -954,10 +941,10 @@ async function main(args: readonly string[]): Promise<void> {
     process.send!(await measureMemory(JSON.parse(memoryRequest) as MemoryRequest));
     return;
   }
-  const runs = intArg(args, '--runs', 3);
-  const latencySeconds = intArg(args, '--latency-seconds', 40);
-  const memoryCameras = intArg(args, '--memory-cameras', 4);
-  const memorySeconds = intArg(args, '--memory-seconds', 30);
+  const runs = intArg(args, '--runs', 3, 1);
+  const latencySeconds = intArg(args, '--latency-seconds', 40, 1);
+  const memoryCameras = intArg(args, '--memory-cameras', 4, 1);
+  const memorySeconds = intArg(args, '--memory-seconds', 30, 1);
   const live = !args.includes('--no-live');
 
   const cleanups: (() => Promise<void>)[] = [];

@@ -26,6 +26,7 @@ import {
   validateFleet,
   type FleetFile,
 } from '../resources/index.js';
+import { argValue, intArg } from './args.js';
 
 type Phase = 'parse' | 'validate' | 'plan';
 
@@ -47,20 +48,6 @@ const TARGET_RSS_MB = 300;
 // Fixed clock inside the generated license window, so license checks never drift with the date.
 const NOW = new Date('2026-06-01T00:00:00Z');
 const LICENSE = { licenseFrom: '2026-01-01', licenseUntil: '2027-12-31' };
-
-function argValue(args: readonly string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-function intArg(args: readonly string[], name: string, fallback: number): number {
-  const raw = argValue(args, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0)
-    throw new Error(`${name} needs a non-negative integer, got "${raw}"`);
-  return n;
-}
 
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 const cpuSince = (start: NodeJS.CpuUsage) => {

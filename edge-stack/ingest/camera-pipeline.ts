@@ -368,6 +368,7 @@ export class CameraPipeline {
     detail?: { result?: RunResult; delayMs?: number },
   ) {
     path.state = state;
+    if (path === this.recorderPath && state === 'running') this.lastError = undefined;
     if (detail?.result) {
       const r = detail.result;
       if (r.reason === 'disk-full') this.env.onDiskFull?.(this.id);
@@ -402,7 +403,6 @@ export class CameraPipeline {
     const rec = this.recorderPath;
     if (rec.state === 'stopped' && this.normalizerPath.state === 'stopped')
       return { state: 'stopped' };
-    if (rec.state === 'running') this.lastError = undefined;
     if (rec.state !== 'running') {
       const reason = rec.lastExit?.reason;
       if (reason === 'unauthorized')
