@@ -2,6 +2,7 @@
 export * from './schema/common.js';
 export * from './schema/configuration.js';
 export * from './schema/kinds.js';
+export * from './schema/control-kinds.js';
 export type { TenantSpec } from './schema/tenant.js';
 export type { SiteSpec } from './schema/site.js';
 export type { EdgeServerSpec } from './schema/edge-server.js';
@@ -25,3 +26,4 @@ export { toYaml } from './manifest/write.js';
 export * from './plan/index.js';
 export * from './fleet/generate.js';
 export * from './validate/source-url.js';
+export { toCrd, toEditorSchema, toStructural } from './schema/generate.js';

@@ -6,11 +6,18 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the platform and its tests run on: git (fleet repos), ffmpeg/ffprobe (edge
 # ingest), kcat (independent Kafka client in tests), GStreamer's RTSP server through
-# python3-gi (the camera simulator) and opencv-doc (the real vtest.avi footage).
+# python3-gi (the camera simulator), opencv-doc (the real vtest.avi footage), shellcheck
+# (lints the edge provisioning scripts in manifests/edge), etcd-server, openssl and curl (the
+# Kubernetes control plane the operator tests run on) and kubectl's independent view of it.
 need_apt=()
 command -v git >/dev/null || need_apt+=(git)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 command -v kcat >/dev/null || need_apt+=(kcat)
+command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+command -v etcd >/dev/null || need_apt+=(etcd-server)
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v kubectl >/dev/null || need_apt+=(kubernetes-client)
 [ -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || need_apt+=(opencv-doc)
 if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null ||
   ! command -v gst-inspect-1.0 >/dev/null || ! gst-inspect-1.0 x265enc >/dev/null 2>&1; then
@@ -50,5 +57,10 @@ if command -v mvn >/dev/null && command -v java >/dev/null; then
 else
   echo "bootstrap: Java 17+ and Maven are needed for the Kafka tests (scripts/kafka/install.sh)" >&2
   exit 1
+fi
+# kube-apiserver and kube-controller-manager for the operator tests: built from the
+# k8s.io/kubernetes Go module once (about 7 minutes on 2 cores) and cached outside the repo.
+if command -v go >/dev/null; then
+  scripts/kube/install.sh >/dev/null
 fi
 echo "bootstrap: ready ($(./bin/run.js --version))"

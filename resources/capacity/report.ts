@@ -75,6 +75,8 @@ export interface CapacityReport {
 export function computeCapacity(
   fleet: Fleet,
   configOf: (camera: LoadedResource<Camera>) => EffectiveConfig,
+  /** Where each camera runs now (camera key → edge key): kept there while it still fits. */
+  current?: (cameraKey: string) => string | undefined,
 ): CapacityReport {
   const loads = new Map<string, EdgeLoad & { modelSet: Set<string> }>();
   for (const e of fleet.edgeServers.values()) {
@@ -145,7 +147,18 @@ export function computeCapacity(
       b.demand.inferenceCpuIfNoGpu -
       (a.demand.decodeCores + a.demand.inferenceCpuIfNoGpu),
   );
-  for (const { camera, demand } of unpinned) {
+  // Sticky placement: moving a running camera interrupts its recording, so a camera stays on
+  // the server it is on while that server is a candidate and still has room for it.
+  const moving: typeof unpinned = [];
+  for (const u of unpinned) {
+    const on = current?.(u.camera.key);
+    const load = on ? loads.get(on) : undefined;
+    const siteKey = `${u.camera.resource.metadata.namespace}/${u.camera.resource.spec.site}`;
+    if (load && load.site === siteKey && shortOf(load, u.demand).length === 0)
+      add(load, u.demand, false);
+    else moving.push(u);
+  }
+  for (const { camera, demand } of moving) {
     const siteKey = `${camera.resource.metadata.namespace}/${camera.resource.spec.site}`;
     const candidates = edgesBySite.get(siteKey) ?? [];
     if (candidates.length === 0) {

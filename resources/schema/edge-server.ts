@@ -38,6 +38,16 @@ export const EdgeServerStatus = Strict({
   conditions: Type.Optional(Conditions),
   lastHeartbeatTime: Type.Optional(Type.String({ format: 'date-time' })),
   health: Type.Optional(StringEnum(['Healthy', 'Degraded', 'Unreachable', 'Unknown'] as const)),
+  agent: Type.Optional(
+    Strict(
+      {
+        version: Type.Optional(Type.String()),
+        kubernetesVersion: Type.Optional(Type.String()),
+        appliedRevision: Type.Optional(Type.String()),
+      },
+      { description: 'What the edge agent reports with each heartbeat.' },
+    ),
+  ),
   capacityUsed: Type.Optional(
     Strict({
       cpuCores: Type.Optional(Type.Number()),

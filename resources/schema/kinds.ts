@@ -29,7 +29,8 @@ export interface KindDefinition<S extends TSchema = TSchema, T extends TSchema =
   printerColumns: PrinterColumn[];
 }
 
-function resource<K extends string, S extends TSchema, T extends TSchema>(
+/** The full object schema of a kind: apiVersion, kind, metadata, spec and optional status. */
+export function resource<K extends string, S extends TSchema, T extends TSchema>(
   kind: K,
   spec: S,
   status: T,

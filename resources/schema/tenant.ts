@@ -52,6 +52,20 @@ export const TenantSpec = Strict({
       ),
     }),
   ),
+  rollout: Type.Optional(
+    Strict(
+      {
+        maxUnavailable: Type.Optional(
+          Type.String({
+            pattern: '^([0-9]+|[0-9]{1,2}%|100%)$',
+            description:
+              'Edges that may be mid-update at once: a count or a percentage (default 25%).',
+          }),
+        ),
+      },
+      { description: "Staged rollout of changes across the tenant's edge servers." },
+    ),
+  ),
   storage: Type.Optional(
     Strict({
       bucket: Type.String({ pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' }),

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { repoRoot, runScript } from './scripts.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /** A running single-node Kafka broker owned by the calling test file. */
 export interface KafkaServer {
@@ -19,48 +18,15 @@ export interface KafkaServer {
   kill(): Promise<void>;
 }
 
-/** The repository root: the nearest folder above this module with a package.json (works from dist/ too). */
-function repoRoot(): string {
-  let dir = fileURLToPath(new URL('.', import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = join(dir, '..');
-    if (up === dir) throw new Error('cannot find the repository root above tests/servers');
-    dir = up;
-  }
-  return dir;
-}
-
 const repo = repoRoot();
 const script = join(repo, 'tests/servers/kafka.sh');
 const installer = join(repo, 'scripts/kafka/install.sh');
-
-function run(
-  file: string,
-  args: string[],
-  timeoutMs: number,
-  env: Record<string, string> = {},
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'bash',
-      [file, ...args],
-      { env: { ...process.env, ...env }, timeout: timeoutMs },
-      (err, stdout, stderr) => {
-        if (err) {
-          reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-        } else {
-          resolve(stdout.trim());
-        }
-      },
-    );
-  });
-}
 
 /** The jar directory, running scripts/kafka/install.sh (Maven) the first time. */
 async function kafkaLibs(): Promise<string> {
   const home = join(process.env['VMSCTL_CACHE'] ?? join(homedir(), '.cache/vmsctl'), 'kafka-3.9.1');
   if (existsSync(join(home, '.complete'))) return join(home, 'libs');
-  return (await run(installer, [], 600_000)).split('\n').pop() ?? '';
+  return (await runScript(installer, [], 600_000)).split('\n').pop() ?? '';
 }
 
 /**
@@ -82,7 +48,7 @@ export async function startKafka(): Promise<KafkaServer> {
   process.on('exit', killOnExit);
   let port: string;
   try {
-    port = await run(script, ['start', dir], 180_000, env);
+    port = await runScript(script, ['start', dir], 180_000, env);
   } catch (err) {
     process.off('exit', killOnExit);
     throw err;
@@ -91,15 +57,15 @@ export async function startKafka(): Promise<KafkaServer> {
     brokers: [`127.0.0.1:${port}`],
     dir,
     async stop() {
-      await run(script, ['stop', dir], 60_000, env);
+      await runScript(script, ['stop', dir], 60_000, env);
       process.off('exit', killOnExit);
       if (!process.env['KEEP_KAFKA_DIR']) await rm(dir, { recursive: true, force: true });
     },
     async restart() {
-      await run(script, ['start', dir, port], 180_000, env);
+      await runScript(script, ['start', dir, port], 180_000, env);
     },
     async kill() {
-      await run(script, ['kill', dir], 30_000, env);
+      await runScript(script, ['kill', dir], 30_000, env);
     },
   };
 }

@@ -1,0 +1,94 @@
+import type {
+  AIModel,
+  Camera,
+  EdgeBundle,
+  EdgeRelease,
+  EdgeServer,
+  FleetSync,
+  Site,
+  Tenant,
+} from '../../resources/index.js';
+import { CORE, VMS, type Informer, type KubeObject, type Manager } from '../runtime/index.js';
+
+type Live<T> = T & KubeObject & { metadata: KubeObject['metadata'] };
+
+/** The shared informers of the vmsctl kinds, with the indexes the controllers look up by. */
+export interface FleetCache {
+  tenants: Informer<Live<Tenant>>;
+  sites: Informer<Live<Site>>;
+  edges: Informer<Live<EdgeServer>>;
+  models: Informer<Live<AIModel>>;
+  cameras: Informer<Live<Camera>>;
+  fleetSyncs: Informer<Live<FleetSync>>;
+  bundles: Informer<Live<EdgeBundle>>;
+  releases: Informer<Live<EdgeRelease>>;
+  namespaces: Informer<KubeObject>;
+  /** The informer holding objects of a kind, for lookups by `Kind/namespace/name`. */
+  ofKind(kind: string): Informer<KubeObject> | undefined;
+}
+
+export type LiveTenant = Live<Tenant>;
+export type LiveSite = Live<Site>;
+export type LiveEdge = Live<EdgeServer>;
+export type LiveModel = Live<AIModel>;
+export type LiveCamera = Live<Camera>;
+export type LiveFleetSync = Live<FleetSync>;
+export type LiveBundle = Live<EdgeBundle>;
+export type LiveRelease = Live<EdgeRelease>;
+
+const caches = new WeakMap<Manager, FleetCache>();
+
+/** The manager's fleet informers (created once per manager). */
+export function fleetCache(mgr: Manager): FleetCache {
+  let cache = caches.get(mgr);
+  if (cache) return cache;
+  const tenants = mgr.informer<Live<Tenant>>(VMS['Tenant']!);
+  const sites = mgr.informer<Live<Site>>(VMS['Site']!);
+  const edges = mgr.informer<Live<EdgeServer>>(VMS['EdgeServer']!);
+  const models = mgr.informer<Live<AIModel>>(VMS['AIModel']!);
+  const cameras = mgr.informer<Live<Camera>>(VMS['Camera']!);
+  const fleetSyncs = mgr.informer<Live<FleetSync>>(VMS['FleetSync']!);
+  const bundles = mgr.informer<Live<EdgeBundle>>(VMS['EdgeBundle']!);
+  const releases = mgr.informer<Live<EdgeRelease>>(VMS['EdgeRelease']!);
+  const namespaces = mgr.informer<KubeObject>(CORE.Namespace, {
+    labelSelector: 'vmsctl.io/tenant',
+  });
+  sites.addIndex('namespace', (s) => [s.metadata.namespace!]);
+  edges.addIndex('site', (e) => [`${e.metadata.namespace}/${e.spec.site}`]);
+  edges.addIndex('namespace', (e) => [e.metadata.namespace!]);
+  cameras.addIndex('namespace', (c) => [c.metadata.namespace!]);
+  cameras.addIndex('site', (c) => [`${c.metadata.namespace}/${c.spec.site}`]);
+  cameras.addIndex('pinned', (c) =>
+    c.spec.edgeServer ? [`${c.metadata.namespace}/${c.spec.edgeServer}`] : [],
+  );
+  cameras.addIndex('placed', (c) =>
+    c.status?.edgeServer ? [`${c.metadata.namespace}/${c.status.edgeServer}`] : [],
+  );
+  bundles.addIndex('namespace', (b) => [b.metadata.namespace!]);
+  releases.addIndex('namespace', (r) => [r.metadata.namespace!]);
+  const byKind: Record<string, Informer<KubeObject>> = {
+    Tenant: tenants,
+    Site: sites,
+    EdgeServer: edges,
+    AIModel: models,
+    Camera: cameras,
+    FleetSync: fleetSyncs,
+    EdgeBundle: bundles,
+    EdgeRelease: releases,
+    Namespace: namespaces,
+  } as unknown as Record<string, Informer<KubeObject>>;
+  cache = {
+    tenants,
+    sites,
+    edges,
+    models,
+    cameras,
+    fleetSyncs,
+    bundles,
+    releases,
+    namespaces,
+    ofKind: (k) => byKind[k],
+  };
+  caches.set(mgr, cache);
+  return cache;
+}

@@ -1,0 +1,310 @@
+import { isDeepStrictEqual } from 'node:util';
+import {
+  parseResolution,
+  parseResolutionClass,
+  type EffectiveConfig,
+} from '../../resources/index.js';
+import {
+  fleetCache,
+  type FleetCache,
+  type LiveBundle,
+  type LiveCamera,
+  type LiveEdge,
+} from '../cache/fleet-cache.js';
+import {
+  applyStatusIfChanged,
+  Controller,
+  controllerRef,
+  findCondition,
+  isReady,
+  keyOf,
+  mergeConditions,
+  specOrMetaChanged,
+  VMS,
+  type ConditionInput,
+  type KubeObject,
+  type Manager,
+} from '../runtime/index.js';
+import { placeSite, placementSite, type SitePlacement } from './placement.js';
+import { renderCameraWorkload, workloadId, type Workload } from './render.js';
+
+export const CAMERA_MANAGER = 'vmsctl-camera';
+
+export interface CameraControllerOptions {
+  now?: () => Date;
+  workers?: number;
+}
+
+/** Models a camera may run: enabled, existing, purchased by the tenant and served by its stream. */
+export function activeModels(
+  cache: FleetCache,
+  camera: LiveCamera,
+  config: EffectiveConfig,
+): { active: string[]; dropped: string[] } {
+  const tenant = cache.tenants.get(camera.metadata.namespace!);
+  const purchased = new Set(tenant?.spec.license.models ?? []);
+  const spec = camera.spec;
+  const stream =
+    spec.analyticsStream === 'sub' && spec.streams.sub ? spec.streams.sub : spec.streams.main;
+  const height = parseResolution(stream.resolution).height;
+  const active: string[] = [];
+  const dropped: string[] = [];
+  for (const m of Object.keys(config.models).sort()) {
+    const model = cache.models.get(m);
+    if (!model) dropped.push(`${m} (no such AIModel)`);
+    else if (!purchased.has(m)) dropped.push(`${m} (not in the tenant's license)`);
+    else if (height < parseResolutionClass(model.spec.requirements.minResolution))
+      dropped.push(
+        `${m} (needs ${model.spec.requirements.minResolution}, stream is ${stream.resolution})`,
+      );
+    else active.push(m);
+  }
+  return { active, dropped };
+}
+
+/**
+ * The camera controller, keyed by site: places the site's cameras on its edge servers (pin,
+ * site, capacity, license), writes each camera's status, and renders the cameras' workloads
+ * into each edge server's EdgeBundle. Working per site makes placement one consistent
+ * decision instead of thousands of racing ones.
+ */
+export class CameraReconciler {
+  private readonly cache: FleetCache;
+  constructor(
+    private readonly mgr: Manager,
+    private readonly options: CameraControllerOptions = {},
+  ) {
+    this.cache = fleetCache(mgr);
+  }
+
+  async reconcile(siteKey: string): Promise<void> {
+    const p = placeSite(this.cache, siteKey, this.options.now?.() ?? new Date());
+    const workloads = new Map<string, Workload[]>();
+    for (const e of p.edges) workloads.set(e.metadata.name, []);
+    const writes: Promise<unknown>[] = [];
+    for (const camera of p.cameras) {
+      const name = camera.metadata.name;
+      const edgeName = p.placed.get(name);
+      const config = p.configs.get(name);
+      const models = config
+        ? activeModels(this.cache, camera, config)
+        : { active: [], dropped: [] };
+      let workload: Workload | undefined;
+      if (edgeName && config) {
+        workload = renderCameraWorkload(camera, config, p.demands.get(name), models.active);
+        workloads.get(edgeName)?.push(workload);
+      }
+      writes.push(this.writeCameraStatus(camera, p, edgeName, models, workload));
+    }
+    for (const edge of p.edges)
+      writes.push(this.applyBundle(edge, workloads.get(edge.metadata.name) ?? []));
+    await Promise.all(writes);
+  }
+
+  private async writeCameraStatus(
+    camera: LiveCamera,
+    p: SitePlacement,
+    edgeName: string | undefined,
+    models: { active: string[]; dropped: string[] },
+    workload: Workload | undefined,
+  ): Promise<void> {
+    const name = camera.metadata.name;
+    const ns = camera.metadata.namespace!;
+    const conds: ConditionInput[] = [];
+    let ready: ConditionInput;
+    if (camera.spec.enabled === false) {
+      ready = {
+        type: 'Ready',
+        status: 'False',
+        reason: 'Disabled',
+        message: 'spec.enabled is false',
+      };
+    } else if (!p.license.licensed.has(name)) {
+      const msg = `tenant license allows ${p.license.limit} camera(s) and ${p.license.enabled} are enabled; this one is not deployed`;
+      conds.push({ type: 'Licensed', status: 'False', reason: 'OverCameraLimit', message: msg });
+      ready = { type: 'Ready', status: 'False', reason: 'OverCameraLimit', message: msg };
+    } else if (!edgeName) {
+      const reason = p.unplaced.get(name) ?? 'no edge server could take it';
+      conds.push({ type: 'Licensed', status: 'True', reason: 'WithinLimit', message: '' });
+      conds.push({ type: 'Scheduled', status: 'False', reason: 'NoCapacity', message: reason });
+      ready = { type: 'Ready', status: 'False', reason: 'NoCapacity', message: reason };
+      conds.push({
+        type: 'Stalled',
+        status: 'True',
+        reason: 'NoCapacity',
+        message: `${reason}; add capacity or move the camera`,
+      });
+    } else {
+      conds.push({ type: 'Licensed', status: 'True', reason: 'WithinLimit', message: '' });
+      conds.push({
+        type: 'Scheduled',
+        status: 'True',
+        reason: camera.spec.edgeServer ? 'Pinned' : 'Placed',
+        message: `on edge server ${edgeName}`,
+      });
+      const edge = this.cache.edges.get(`${ns}/${edgeName}`);
+      const release = this.cache.releases.get(`${ns}/${edgeName}`);
+      const deployed =
+        !!workload &&
+        !!release &&
+        release.status?.appliedRevision === release.spec.revision &&
+        release.spec.workloads.includes(workloadId(workload));
+      const edgeReady = !!edge && isReady(edge);
+      if (!edgeReady) {
+        const why =
+          findCondition(edge?.status?.conditions, 'Ready')?.message ||
+          'edge server has not reported yet';
+        conds.push({
+          type: 'EdgeReady',
+          status: 'False',
+          reason: 'EdgeNotReady',
+          message: `${edgeName}: ${why}`,
+        });
+        ready = {
+          type: 'Ready',
+          status: 'False',
+          reason: 'EdgeNotReady',
+          message: `edge server ${edgeName} is not ready: ${why}`,
+        };
+      } else if (!deployed) {
+        conds.push({ type: 'EdgeReady', status: 'True', reason: 'Heartbeating', message: '' });
+        ready = {
+          type: 'Ready',
+          status: 'False',
+          reason: 'RolloutPending',
+          message: `waiting for edge server ${edgeName} to apply this camera's workload`,
+        };
+        conds.push({
+          type: 'Reconciling',
+          status: 'True',
+          reason: 'RolloutPending',
+          message: ready.message,
+        });
+      } else {
+        conds.push({ type: 'EdgeReady', status: 'True', reason: 'Heartbeating', message: '' });
+        ready = {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Deployed',
+          message: `running on edge server ${edgeName}`,
+        };
+      }
+    }
+    if (models.dropped.length > 0) {
+      conds.push({
+        type: 'ModelsCompatible',
+        status: 'False',
+        reason: 'ModelsDropped',
+        message: `not run: ${models.dropped.join(', ')}`,
+      });
+    } else {
+      conds.push({ type: 'ModelsCompatible', status: 'True', reason: 'AllModelsRun', message: '' });
+    }
+    const status = {
+      observedGeneration: camera.metadata.generation,
+      conditions: mergeConditions(
+        camera.status?.conditions,
+        [ready, ...conds],
+        camera.metadata.generation,
+      ),
+      edgeServer: edgeName,
+      activeModels: models.active,
+    };
+    await applyStatusIfChanged(this.mgr.client, VMS['Camera']!, camera, status, CAMERA_MANAGER);
+  }
+
+  /** Applies this controller's share of an edge's bundle (the camera workloads) if it changed. */
+  private async applyBundle(edge: LiveEdge, workloads: Workload[]): Promise<void> {
+    const ns = edge.metadata.namespace!;
+    const bundle = this.cache.bundles.get(`${ns}/${edge.metadata.name}`);
+    workloads.sort((a, b) => (a.name < b.name ? -1 : 1));
+    if (bundle && ownedEntriesEqual(bundle, workloads, 'camera-') && hasOwner(bundle, edge)) return;
+    await this.mgr.client.apply(
+      VMS['EdgeBundle']!,
+      {
+        metadata: {
+          name: edge.metadata.name,
+          namespace: ns,
+          ownerReferences: [controllerRef(VMS['EdgeServer']!, edge)],
+        },
+        spec: { edgeServer: edge.metadata.name, workloads },
+      },
+      { fieldManager: CAMERA_MANAGER, force: true },
+    );
+  }
+}
+
+/** Whether a bundle's entries with this prefix are exactly `entries`. */
+export function ownedEntriesEqual(
+  bundle: LiveBundle,
+  entries: Workload[],
+  prefix: string,
+): boolean {
+  const current = (bundle.spec.workloads ?? []).filter((w) => w.name.startsWith(prefix));
+  if (current.length !== entries.length) return false;
+  const byName = new Map(current.map((w) => [w.name, w]));
+  return entries.every((e) => {
+    const c = byName.get(e.name);
+    return !!c && c.source === e.source && isDeepStrictEqual(c.objects, e.objects);
+  });
+}
+
+function hasOwner(obj: KubeObject, owner: KubeObject): boolean {
+  return !!obj.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid);
+}
+
+/** Wires the camera controller into a manager. */
+export function setupCameraController(
+  mgr: Manager,
+  options: CameraControllerOptions = {},
+): Controller {
+  const cache = fleetCache(mgr);
+  const controller = new Controller(
+    { name: 'camera', workers: options.workers ?? 4, log: mgr.log },
+    new CameraReconciler(mgr, options),
+  );
+  const sitesOfNamespace = (ns: string) =>
+    cache.sites.byIndex('namespace', ns).map((s) => keyOf(s));
+  controller.watch(
+    cache.cameras,
+    (c) => {
+      const keys = [placementSite(cache, c), `${c.metadata.namespace}/${c.spec.site}`];
+      const on =
+        c.status?.edgeServer && cache.edges.get(`${c.metadata.namespace}/${c.status.edgeServer}`);
+      if (on) keys.push(`${c.metadata.namespace}/${on.spec.site}`);
+      // Over the license, any camera change can move the line between licensed and not.
+      const tenant = cache.tenants.get(c.metadata.namespace!);
+      if (
+        tenant &&
+        cache.cameras.byIndex('namespace', c.metadata.namespace!).length >
+          tenant.spec.license.cameraLimit
+      ) {
+        keys.push(...sitesOfNamespace(c.metadata.namespace!));
+      }
+      return keys;
+    },
+    specOrMetaChanged,
+  );
+  controller.watch(cache.sites);
+  controller.watch(
+    cache.edges,
+    (e) => [`${e.metadata.namespace}/${e.spec.site}`],
+    (a, b) => specOrMetaChanged(a, b) || isReady(a) !== isReady(b),
+  );
+  controller.watch(cache.tenants, (t) => sitesOfNamespace(t.metadata.name), specOrMetaChanged);
+  controller.watch(cache.models, () => cache.sites.list().map((s) => keyOf(s)), specOrMetaChanged);
+  controller.watch(cache.releases, (r) => {
+    const edge = cache.edges.get(`${r.metadata.namespace}/${r.spec.edgeServer}`);
+    return edge ? [`${r.metadata.namespace}/${edge.spec.site}`] : [];
+  });
+  controller.watch(
+    cache.bundles,
+    (b) => {
+      const edge = cache.edges.get(`${b.metadata.namespace}/${b.spec.edgeServer}`);
+      return edge ? [`${b.metadata.namespace}/${edge.spec.site}`] : [];
+    },
+    specOrMetaChanged,
+  );
+  mgr.add(controller);
+  return controller;
+}

@@ -1,0 +1,108 @@
+import {
+  computeCapacity,
+  Fleet,
+  resolveCameraConfig,
+  resourceKey,
+  SourceFile,
+  type AnyResource,
+  type CameraDemand,
+  type EffectiveConfig,
+  type LoadedResource,
+} from '../../resources/index.js';
+import type { FleetCache, LiveCamera, LiveEdge } from '../cache/fleet-cache.js';
+import { allocateLicense, type LicenseAllocation } from './license.js';
+
+/** The outcome of placing one site's cameras. */
+export interface SitePlacement {
+  namespace: string;
+  site: string;
+  edges: LiveEdge[];
+  /** Cameras this site decides about (its own unpinned ones and any pinned to its edges). */
+  cameras: LiveCamera[];
+  license: LicenseAllocation;
+  /** camera name → edge name */
+  placed: Map<string, string>;
+  /** camera name → why it could not be placed */
+  unplaced: Map<string, string>;
+  demands: Map<string, CameraDemand>;
+  configs: Map<string, EffectiveConfig>;
+}
+
+function loaded(r: AnyResource): LoadedResource {
+  // Cluster objects have no YAML source; validation-style positions are not needed here.
+  return {
+    resource: r,
+    key: resourceKey(r),
+    source: new SourceFile(`cluster:${resourceKey(r)}`, ''),
+    docIndex: 0,
+  };
+}
+
+/** Site placement key of a camera: the site of its pinned edge, else its own site. */
+export function placementSite(cache: FleetCache, camera: LiveCamera): string {
+  const ns = camera.metadata.namespace!;
+  if (camera.spec.edgeServer) {
+    const edge = cache.edges.get(`${ns}/${camera.spec.edgeServer}`);
+    if (edge) return `${ns}/${edge.spec.site}`;
+  }
+  return `${ns}/${camera.spec.site}`;
+}
+
+/**
+ * Places the cameras of one site with the capacity model `vmsctl validate` uses (same
+ * demands, same fit rules), keeping running cameras where they are. Cameras beyond the
+ * tenant's license are left out and so never deployed.
+ */
+export function placeSite(cache: FleetCache, siteKey: string, now: Date): SitePlacement {
+  const [namespace, site] = siteKey.split('/') as [string, string];
+  const tenant = cache.tenants.get(namespace);
+  const license = allocateLicense(tenant, cache.cameras.byIndex('namespace', namespace), now);
+  const edges = cache.edges.byIndex('site', siteKey).filter((e) => !e.metadata.deletionTimestamp);
+  const cameras = new Map<string, LiveCamera>();
+  for (const c of cache.cameras.byIndex('site', siteKey)) {
+    if (placementSite(cache, c) === siteKey) cameras.set(c.metadata.name, c);
+  }
+  for (const e of edges) {
+    for (const c of cache.cameras.byIndex('pinned', `${namespace}/${e.metadata.name}`))
+      cameras.set(c.metadata.name, c);
+  }
+  const group = [...cameras.values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  const deployable = group.filter((c) => license.licensed.has(c.metadata.name));
+
+  const siteNames = new Set([site, ...deployable.map((c) => c.spec.site)]);
+  const resources: AnyResource[] = [];
+  if (tenant) resources.push(tenant as AnyResource);
+  for (const s of siteNames) {
+    const obj = cache.sites.get(`${namespace}/${s}`);
+    if (obj) resources.push(obj as AnyResource);
+  }
+  for (const e of edges) resources.push(e as AnyResource);
+  for (const m of cache.models.list()) resources.push(m as AnyResource);
+  for (const c of deployable) resources.push(c as AnyResource);
+  const fleet = new Fleet(resources.map(loaded));
+
+  const configs = new Map<string, EffectiveConfig>();
+  for (const c of fleet.cameras.values()) {
+    configs.set(
+      c.resource.metadata.name,
+      resolveCameraConfig(fleet, c as LoadedResource<never>, { provenance: false }).value,
+    );
+  }
+  const report = computeCapacity(
+    fleet,
+    (c) => configs.get(c.resource.metadata.name)!,
+    (key) => {
+      const cam = cameras.get(key.split('/')[2]!);
+      return cam?.status?.edgeServer
+        ? `EdgeServer/${namespace}/${cam.status.edgeServer}`
+        : undefined;
+    },
+  );
+  const placed = new Map<string, string>();
+  for (const p of report.placements) placed.set(p.camera.split('/')[2]!, p.edge.split('/')[2]!);
+  const unplaced = new Map<string, string>();
+  for (const u of report.unplaced) unplaced.set(u.camera.split('/')[2]!, u.reason);
+  const demands = new Map<string, CameraDemand>();
+  for (const [k, d] of report.demands) demands.set(k.split('/')[2]!, d);
+  return { namespace, site, edges, cameras: group, license, placed, unplaced, demands, configs };
+}

@@ -1,0 +1,225 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import type { EdgeCredentials } from '../edgeserver/registration.js';
+import type { LiveRelease } from '../cache/fleet-cache.js';
+import {
+  Controller,
+  CORE,
+  Informer,
+  KubeClient,
+  mergeConditions,
+  outcome,
+  typeOf,
+  VMS,
+  type KubeObject,
+  type Logger,
+  type ResourceType,
+} from '../runtime/index.js';
+
+export const EDGE_AGENT_MANAGER = 'vmsctl-edge-agent';
+/** Label on everything the agent applied in the edge cluster (its prune inventory). */
+export const MANAGED_BY_LABEL = 'vmsctl.io/managed-by';
+export const RELEASE_LABEL = 'vmsctl.io/release';
+
+/** Kinds a release may contain; prune looks for leftovers of exactly these. */
+const PRUNABLE: ResourceType[] = [CORE.Deployment, CORE.ConfigMap, CORE.PriorityClass];
+
+export interface EdgeAgentOptions {
+  /** Client for the cloud cluster with the edge's own least-privilege token. */
+  cloud: KubeClient;
+  /** Client for the local (k3s) cluster. */
+  edge: KubeClient;
+  namespace: string;
+  edgeName: string;
+  heartbeatMs?: number;
+  version?: string;
+  log: Logger;
+}
+
+/** A client for the cloud from the credentials `vmsctl edge join` issued. */
+export function cloudClient(creds: EdgeCredentials): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'cloud', server: creds.server, caData: creds.caData, skipTLSVerify: false }],
+    users: [{ name: 'edge-agent', token: creds.token }],
+    contexts: [{ name: 'cloud', cluster: 'cloud', user: 'edge-agent' }],
+    currentContext: 'cloud',
+  });
+  return new KubeClient(kc, `vmsctl-edge-agent/${creds.edge}`);
+}
+
+/**
+ * The edge agent, one per k3s edge cluster. It dials out to the cloud (so it works behind NAT),
+ * watches only its own EdgeRelease (its token can read nothing else), applies the release to
+ * the local cluster with server-side apply, prunes what an earlier release had and this one
+ * lacks, and reports the applied revision and a heartbeat back.
+ */
+export class EdgeAgent {
+  private readonly releases: Informer<LiveRelease>;
+  private readonly controller: Controller;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private appliedRevision?: string;
+  private kubernetesVersion?: string;
+
+  constructor(private readonly options: EdgeAgentOptions) {
+    this.releases = new Informer<LiveRelease>(options.cloud, VMS['EdgeRelease']!, {
+      namespace: options.namespace,
+      fieldSelector: `metadata.name=${options.edgeName}`,
+    });
+    this.controller = new Controller(
+      { name: 'edge-agent', workers: 1, log: options.log, baseDelayMs: 500, maxDelayMs: 60_000 },
+      { reconcile: () => this.applyRelease() },
+    );
+    this.controller.watch(
+      this.releases,
+      () => ['release'],
+      (a, b) =>
+        a.spec.revision !== b.spec.revision || a.metadata.generation !== b.metadata.generation,
+    );
+  }
+
+  async start(): Promise<void> {
+    const version = await this.options.edge
+      .request<{ gitVersion?: string }>('GET', '/version')
+      .catch(() => undefined);
+    this.kubernetesVersion = version?.gitVersion;
+    this.releases.start();
+    await this.releases.waitForSync();
+    this.controller.start();
+    this.controller.queue.add('release');
+    await this.heartbeat();
+    const tick = () => {
+      this.heartbeatTimer = setTimeout(() => {
+        void this.heartbeat().finally(tick);
+      }, this.options.heartbeatMs ?? 15_000);
+    };
+    tick();
+  }
+
+  /** Writes lastHeartbeatTime and what the agent runs to its EdgeServer's status. */
+  async heartbeat(): Promise<void> {
+    try {
+      await this.options.cloud.apply(
+        VMS['EdgeServer']!,
+        {
+          metadata: { name: this.options.edgeName, namespace: this.options.namespace },
+          status: {
+            lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+            agent: {
+              version: this.options.version ?? '0.1.0',
+              kubernetesVersion: this.kubernetesVersion,
+              appliedRevision: this.appliedRevision,
+            },
+          },
+        },
+        { fieldManager: EDGE_AGENT_MANAGER, force: true, subresource: 'status' },
+      );
+    } catch (err) {
+      this.options.log.warn('heartbeat failed', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  private async applyRelease(): Promise<void> {
+    const release = this.releases.get(`${this.options.namespace}/${this.options.edgeName}`);
+    if (!release) return;
+    const edge = this.options.edge;
+    const failed: { id: string; message: string }[] = [];
+    const keep = new Set<string>();
+    await edge.apply(
+      CORE.Namespace,
+      {
+        metadata: {
+          name: this.options.namespace,
+          labels: { [MANAGED_BY_LABEL]: EDGE_AGENT_MANAGER },
+        },
+      },
+      {
+        fieldManager: EDGE_AGENT_MANAGER,
+        force: true,
+      },
+    );
+    for (const raw of release.spec.objects as KubeObject[]) {
+      const type = typeOf(raw);
+      const id = `${raw.kind}/${raw.metadata?.namespace ? `${raw.metadata.namespace}/` : ''}${raw.metadata?.name}`;
+      if (!type) {
+        failed.push({ id, message: `unknown kind ${raw.apiVersion}/${raw.kind}` });
+        continue;
+      }
+      const obj: KubeObject = {
+        ...raw,
+        metadata: {
+          ...raw.metadata,
+          ...(type.namespaced
+            ? { namespace: raw.metadata.namespace ?? this.options.namespace }
+            : {}),
+          labels: {
+            ...raw.metadata.labels,
+            [MANAGED_BY_LABEL]: EDGE_AGENT_MANAGER,
+            [RELEASE_LABEL]: this.options.edgeName,
+          },
+        },
+      };
+      keep.add(`${type.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`);
+      try {
+        await edge.apply(type, obj, { fieldManager: EDGE_AGENT_MANAGER, force: true });
+      } catch (err) {
+        failed.push({ id, message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    // Prune only after a complete apply: a half-applied release must not remove the old one.
+    if (failed.length === 0) {
+      for (const type of PRUNABLE) {
+        const { items } = await edge.list(type, {
+          labelSelector: `${MANAGED_BY_LABEL}=${EDGE_AGENT_MANAGER},${RELEASE_LABEL}=${this.options.edgeName}`,
+        });
+        for (const o of items) {
+          if (!keep.has(`${type.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`))
+            await edge.delete(type, o.metadata);
+        }
+      }
+      this.appliedRevision = release.spec.revision;
+    }
+    const ok = failed.length === 0;
+    await this.options.cloud.apply(
+      VMS['EdgeRelease']!,
+      {
+        metadata: { name: this.options.edgeName, namespace: this.options.namespace },
+        status: {
+          observedGeneration: release.metadata.generation,
+          conditions: mergeConditions(
+            release.status?.conditions,
+            outcome(
+              ok,
+              ok ? 'Applied' : 'ApplyFailed',
+              ok
+                ? `revision ${release.spec.revision} applied`
+                : `${failed.length} object(s) failed: ${failed
+                    .slice(0, 5)
+                    .map((f) => `${f.id}: ${f.message}`)
+                    .join('; ')}`,
+            ),
+            release.metadata.generation,
+          ),
+          ...(ok
+            ? { appliedRevision: release.spec.revision }
+            : { appliedRevision: release.status?.appliedRevision }),
+          appliedObjects: release.spec.objects.length - failed.length,
+          failedObjects: failed,
+          lastAppliedTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        },
+      },
+      { fieldManager: EDGE_AGENT_MANAGER, force: true, subresource: 'status' },
+    );
+    if (ok) await this.heartbeat();
+    if (!ok) throw new Error(`release ${release.spec.revision}: ${failed.length} object(s) failed`);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.heartbeatTimer);
+    await this.controller.stop();
+    this.releases.stop();
+    this.options.cloud.close();
+    this.options.edge.close();
+  }
+}

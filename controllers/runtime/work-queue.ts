@@ -1,0 +1,167 @@
+export interface WorkQueueOptions {
+  /** First retry delay of a failing key; doubles on each failure. */
+  baseDelayMs?: number;
+  /** Longest per-key retry delay. */
+  maxDelayMs?: number;
+  /** Global retry rate (tokens per second) shared by every key. */
+  qps?: number;
+  /** Retries allowed at once before the global rate applies. */
+  burst?: number;
+}
+
+/**
+ * controller-runtime's work queue: a key is queued at most once however often it is added,
+ * is never handed to two workers at once (an add while it is being processed queues it
+ * again for afterwards), and failed keys come back after the larger of a per-key exponential
+ * backoff and a global token-bucket delay, so a broken object cannot turn into a hot loop.
+ */
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  private head = 0;
+  private readonly dirty = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private waiters: ((key: string | undefined) => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private shuttingDown = false;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly qps: number;
+  private readonly burst: number;
+  private tokens: number;
+  private lastRefill = Date.now();
+  /** Adds that found the key already waiting (how much de-duplication saved). */
+  deduplicated = 0;
+
+  constructor(options: WorkQueueOptions = {}) {
+    this.baseDelayMs = options.baseDelayMs ?? 5;
+    this.maxDelayMs = options.maxDelayMs ?? 300_000;
+    this.qps = options.qps ?? 10;
+    this.burst = options.burst ?? 100;
+    this.tokens = this.burst;
+  }
+
+  /** Queues a key now (no-op if it is already waiting). */
+  add(key: string): void {
+    if (this.shuttingDown) return;
+    if (this.dirty.has(key)) {
+      this.deduplicated++;
+      return;
+    }
+    this.dirty.add(key);
+    if (this.processing.has(key)) return;
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      this.dirty.delete(key);
+      this.processing.add(key);
+      waiter(key);
+    } else {
+      this.queue.push(key);
+    }
+  }
+
+  /** Queues a key after a delay; an earlier pending delay for the same key wins. */
+  addAfter(key: string, delayMs: number): void {
+    if (this.shuttingDown) return;
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
+    const at = Date.now() + delayMs;
+    const pending = this.timers.get(key);
+    if (pending && pending.at <= at) return;
+    if (pending) clearTimeout(pending.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, delayMs);
+    timer.unref();
+    this.timers.set(key, { at, timer });
+  }
+
+  /** Queues a failed key after its backoff. */
+  addRateLimited(key: string): void {
+    this.addAfter(key, this.when(key));
+  }
+
+  /** The delay the next failure of `key` gets: max(per-key exponential, global bucket). */
+  private when(key: string): number {
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    const perItem = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** n);
+    return Math.max(perItem, this.bucketDelay());
+  }
+
+  private bucketDelay(): number {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastRefill) / 1000) * this.qps);
+    this.lastRefill = now;
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : (-this.tokens / this.qps) * 1000;
+  }
+
+  /** Clears a key's failure count after a success. */
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  /** How often the key has failed in a row. */
+  retries(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+
+  /** The next key to work on; undefined once the queue shuts down. */
+  get(): Promise<string | undefined> {
+    if (this.head < this.queue.length) {
+      const key = this.queue[this.head++]!;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      this.dirty.delete(key);
+      this.processing.add(key);
+      return Promise.resolve(key);
+    }
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Marks a key finished; if it was added meanwhile it goes back in the queue. */
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirty.has(key)) {
+      this.dirty.delete(key);
+      this.add(key);
+    }
+    if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Keys waiting (not counting delayed ones or those being processed). */
+  get length(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Nothing queued and nothing being processed (delayed retries may still be pending). */
+  isIdle(): boolean {
+    return this.length === 0 && this.processing.size === 0;
+  }
+
+  /** Resolves when the queue is idle. */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops handing out keys; workers blocked in get() receive undefined. */
+  shutDown(): void {
+    this.shuttingDown = true;
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    this.queue.length = 0;
+    this.head = 0;
+    this.dirty.clear();
+    for (const w of this.waiters.splice(0)) w(undefined);
+    if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

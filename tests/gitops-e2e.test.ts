@@ -1,0 +1,273 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  cloudClient,
+  createControlPlane,
+  createLogger,
+  CORE,
+  EdgeAgent,
+  findCondition,
+  installCrds,
+  registerEdgeAgent,
+  VMS,
+  type ControlPlane,
+  type KubeClient,
+  type KubeObject,
+} from '../controllers/index.js';
+import { exampleFiles, NOW } from './fixtures/fleet.js';
+import { startKube, type KubeServer } from './servers/kube.js';
+
+const log = createLogger({}, { level: (process.env['VMSCTL_LOG_LEVEL'] as 'debug') ?? 'warn' });
+
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function git(dir: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd: dir,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@x',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@x',
+    },
+  }).trim();
+}
+
+async function writeFleet(dir: string, files: { path: string; text: string }[]) {
+  for (const f of files) {
+    await mkdir(path.dirname(path.join(dir, f.path)), { recursive: true });
+    await writeFile(path.join(dir, f.path), f.text);
+  }
+}
+
+type Cond = { type: string; status: string; reason: string; message: string };
+const cond = (o: KubeObject | undefined, type: string) =>
+  findCondition((o?.status as { conditions?: Cond[] } | undefined)?.conditions as never, type) as
+    Cond | undefined;
+
+describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver', () => {
+  let cloud: KubeServer;
+  let edge: KubeServer;
+  let admin: KubeClient;
+  let repo: string;
+  let work: string;
+  let plane: ControlPlane;
+  let agent: EdgeAgent | undefined;
+
+  beforeAll(async () => {
+    [cloud, edge] = await Promise.all([startKube(), startKube()]);
+    admin = cloud.client();
+    await installCrds(admin);
+    work = await mkdtemp(path.join(tmpdir(), 'vmsctl-gitops-'));
+    repo = path.join(work, 'fleet');
+    await mkdir(repo);
+    git(repo, 'init', '-q', '-b', 'main');
+    await writeFleet(repo, exampleFiles());
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-q', '-m', 'fleet');
+    await admin.apply(
+      CORE.Namespace,
+      { metadata: { name: 'vmsctl-system' } },
+      { fieldManager: 'test' },
+    );
+    plane = await createControlPlane({
+      client: cloud.client('vmsctl-controllers'),
+      log,
+      cacheDir: path.join(work, 'cache'),
+      now: () => NOW,
+    });
+    await plane.manager.start();
+    await admin.apply(
+      VMS['FleetSync']!,
+      {
+        metadata: { name: 'main' },
+        spec: { url: `file://${repo}`, ref: { branch: 'main' }, interval: '1h' },
+      },
+      { fieldManager: 'test' },
+    );
+  }, 600_000);
+
+  afterAll(async () => {
+    await agent?.stop();
+    await plane?.manager.stop();
+    admin?.close();
+    await Promise.all([cloud?.stop(), edge?.stop()]);
+    if (work) await rm(work, { recursive: true, force: true });
+  }, 120_000);
+
+  it('applies the fleet and reports the revision', async () => {
+    const head = git(repo, 'rev-parse', 'HEAD');
+    let seen: unknown;
+    const fs = await waitFor('FleetSync Ready', async () => {
+      const o = await admin.get(VMS['FleetSync']!, { name: 'main' });
+      seen = o?.status;
+      return cond(o, 'Ready')?.status === 'True' && o;
+    }).catch((err: Error) => {
+      const failed = [...plane.fleetSync.lastOutcomes.values()]
+        .flat()
+        .filter((o) => o.action === 'failed');
+      throw new Error(
+        `${err.message}; failed: ${JSON.stringify(failed)}; status: ${JSON.stringify(seen)}`,
+      );
+    });
+    const status = fs.status as {
+      lastAppliedRevision: string;
+      inventory: { entries: { id: string }[] };
+    };
+    expect(status.lastAppliedRevision).toBe(`main@sha1:${head}`);
+    expect(status.inventory.entries.map((e) => e.id)).toContain('Tenant/acme');
+    const tenant = await waitFor('Tenant Ready', async () => {
+      const t = await admin.get(VMS['Tenant']!, { name: 'acme' });
+      return cond(t, 'Ready')?.status === 'True' && t;
+    });
+    expect((tenant.status as { camerasUsed: number }).camerasUsed).toBe(3);
+    const quota = await admin.get(CORE.ResourceQuota, { namespace: 'acme', name: 'vmsctl-tenant' });
+    expect(quota).toBeDefined();
+  }, 120_000);
+
+  it('places cameras, renders bundles and reports the edge NotReady until its agent connects', async () => {
+    const cams = await waitFor('cameras placed', async () => {
+      const { items } = await admin.list(VMS['Camera']!, { namespace: 'acme' });
+      return (
+        items.length === 3 &&
+        items.every((c) => (c.status as { edgeServer?: string })?.edgeServer) &&
+        items
+      );
+    });
+    for (const c of cams) expect(cond(c, 'Ready')?.reason).toBe('EdgeNotReady');
+    const edgeName = (cams[0]!.status as { edgeServer: string }).edgeServer;
+    const bundle = await waitFor('bundle', () =>
+      admin.get(VMS['EdgeBundle']!, { namespace: 'acme', name: edgeName }),
+    );
+    const names = ((bundle.spec as { workloads: { name: string }[] }).workloads ?? []).map(
+      (w) => w.name,
+    );
+    expect(names.some((n) => n.startsWith('camera-'))).toBe(true);
+    await waitFor('release', () =>
+      admin.get(VMS['EdgeRelease']!, { namespace: 'acme', name: edgeName }),
+    );
+  }, 120_000);
+
+  it('an edge agent with its own token applies its release to the edge cluster and cameras become Ready', async () => {
+    const cams = (await admin.list(VMS['Camera']!, { namespace: 'acme' })).items;
+    const edgeName = (cams[0]!.status as { edgeServer: string }).edgeServer;
+    const creds = await registerEdgeAgent(admin, 'acme', edgeName);
+    const agentCloud = cloudClient(creds);
+    // Least privilege: the agent's token cannot read other objects of its tenant.
+    await expect(agentCloud.list(VMS['Camera']!, { namespace: 'acme' })).rejects.toThrow(
+      /forbidden/i,
+    );
+    agent = new EdgeAgent({
+      cloud: agentCloud,
+      edge: edge.client(),
+      namespace: 'acme',
+      edgeName,
+      heartbeatMs: 2_000,
+      log,
+    });
+    await agent.start();
+    const onEdge = cams.filter((c) => (c.status as { edgeServer: string }).edgeServer === edgeName);
+    await waitFor(
+      'cameras on the joined edge Ready',
+      async () => {
+        const list = await Promise.all(
+          onEdge.map((c) =>
+            admin.get(VMS['Camera']!, { namespace: 'acme', name: c.metadata.name }),
+          ),
+        );
+        return list.every((c) => cond(c, 'Ready')?.status === 'True');
+      },
+      90_000,
+    );
+    const deployments = await edge.client().list(CORE.Deployment, { namespace: 'acme' });
+    expect(deployments.items.map((d) => d.metadata.name)).toEqual(
+      expect.arrayContaining(onEdge.map((c) => `ingest-${c.metadata.name}`)),
+    );
+    const pcs = await edge
+      .client()
+      .list(CORE.PriorityClass, { labelSelector: 'app.kubernetes.io/part-of=vmsctl' });
+    expect(pcs.items.length).toBe(4);
+  }, 180_000);
+
+  it('an invalid commit changes nothing and says why with file and line', async () => {
+    const file = path.join(repo, 'tenants/acme/sites/hq/cameras.yaml');
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace(/bitrate: [0-9]+Mbps/, 'bitrate: lots'));
+    git(repo, 'commit', '-q', '-am', 'broken');
+    await admin.mergePatch(
+      VMS['FleetSync']!,
+      { name: 'main' },
+      { metadata: { annotations: { 'reconcile.vmsctl.io/requestedAt': 'invalid-1' } } },
+    );
+    const fs = await waitFor('ValidationFailed', async () => {
+      const o = await admin.get(VMS['FleetSync']!, { name: 'main' });
+      return cond(o, 'Ready')?.reason === 'ValidationFailed' && o;
+    });
+    expect(cond(fs, 'Ready')?.message).toMatch(/tenants\/acme\/sites\/hq\/cameras\.yaml:\d+:\d+/);
+    expect(cond(fs, 'Stalled')?.status).toBe('True');
+    const status = fs.status as { lastAppliedRevision: string; lastAttemptedRevision: string };
+    expect(status.lastAttemptedRevision).not.toBe(status.lastAppliedRevision);
+    git(repo, 'revert', '--no-edit', 'HEAD');
+  }, 120_000);
+
+  it('a camera removed from Git is pruned from the cloud and from the edge', async () => {
+    const cams = (await admin.list(VMS['Camera']!, { namespace: 'acme' })).items;
+    const victim = cams.find((c) => cond(c, 'Ready')?.status === 'True') ?? cams[0]!;
+    const file = path.join(repo, 'tenants/acme/sites/hq/cameras.yaml');
+    const { readFile } = await import('node:fs/promises');
+    const docs = (await readFile(file, 'utf8')).split(/^---\n/m);
+    await writeFile(
+      file,
+      docs
+        .filter((d) => !new RegExp(`^  name: ${victim.metadata.name}$`, 'm').test(d))
+        .join('---\n'),
+    );
+    git(repo, 'commit', '-q', '-am', `remove ${victim.metadata.name}`);
+    await admin.mergePatch(
+      VMS['FleetSync']!,
+      { name: 'main' },
+      { metadata: { annotations: { 'reconcile.vmsctl.io/requestedAt': 'prune-1' } } },
+    );
+    await waitFor(
+      'camera pruned',
+      async () =>
+        !(await admin.get(VMS['Camera']!, { namespace: 'acme', name: victim.metadata.name })),
+    );
+    const fs = await admin.get(VMS['FleetSync']!, { name: 'main' });
+    expect((fs!.status as { lastApplied: { pruned: number } }).lastApplied.pruned).toBe(1);
+    if ((victim.status as { edgeServer: string }).edgeServer && agent) {
+      await waitFor(
+        'ingest Deployment pruned on the edge',
+        async () =>
+          !(await edge
+            .client()
+            .get(CORE.Deployment, { namespace: 'acme', name: `ingest-${victim.metadata.name}` })),
+        90_000,
+      );
+    }
+  }, 180_000);
+});
