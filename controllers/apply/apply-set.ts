@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { KINDS, type AnyResource } from '../../resources/index.js';
+import { canonicalJson } from './canonical-json.js';
 import {
   CORE,
   KubeApiError,
@@ -64,17 +65,6 @@ export function digestOf(obj: KubeObject): string {
     .update(canonicalJson([labels ?? {}, rest, obj.spec ?? null]))
     .digest('hex')
     .slice(0, 20);
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** The object an apply sends for a fleet resource: no status, source label, digest annotation. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../apply/canonical-json.js';
 
 /** A DNS-1123 name `<prefix>-<name>`, shortened with a hash suffix when over 63 characters. */
 export function childName(prefix: string, name: string): string {
@@ -10,5 +11,5 @@ export function childName(prefix: string, name: string): string {
 
 /** Short content digest used in revisions and workload ids. */
 export function digest(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 12);
+  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 12);
 }
