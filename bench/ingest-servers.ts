@@ -30,7 +30,12 @@ export interface BenchKafka {
   stop(): Promise<void>;
 }
 
-function bash(args: string[], env: Record<string, string>, timeoutMs: number): Promise<string> {
+/** Runs bash with the given arguments; resolves with trimmed stdout. */
+export function bash(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       'bash',

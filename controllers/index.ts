@@ -1,7 +1,11 @@
 /** Controllers: the reconcile runtime, fleet-sync, the resource controllers and the edge agent. */
 export * from './runtime/index.js';
 export * from './install/crds.js';
+export * from './install/crd-guard.js';
+export * from './install/manifests.js';
+export * from './install/install.js';
 export * from './apply/apply-set.js';
+export * from './apply/cluster-plan.js';
 export * from './cache/fleet-cache.js';
 export * from './fleet-sync/fleet-sync-controller.js';
 export { GitSource, GitError, type GitCredentials } from './fleet-sync/git-source.js';

@@ -3,8 +3,9 @@ import { fleetCache } from './cache/fleet-cache.js';
 import { setupCameraController } from './camera/camera-controller.js';
 import { setupEdgeServerController } from './edgeserver/edgeserver-controller.js';
 import { setupFleetSync, type FleetSyncReconciler } from './fleet-sync/fleet-sync-controller.js';
+import { setupCrdGuard } from './install/crd-guard.js';
 import { setupRolloutController } from './rollout/rollout-controller.js';
-import { Manager, type KubeClient, type Logger } from './runtime/index.js';
+import { keyOf, Manager, type KubeClient, type Logger } from './runtime/index.js';
 import { setupTenantController } from './tenant/tenant-controller.js';
 
 export interface ControlPlaneOptions {
@@ -47,5 +48,13 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   setupCameraController(manager, { now: options.now });
   setupAIModelController(manager);
   setupRolloutController(manager);
+  // A deleted vmsctl CRD takes all its objects with it: put the CRD back, then have
+  // fleet-sync re-create the objects from Git now instead of at its next interval.
+  setupCrdGuard(manager, {
+    onRestored: () => {
+      const controller = manager.controller('fleet-sync');
+      for (const fs of fleetCache(manager).fleetSyncs.list()) controller?.queue.add(keyOf(fs));
+    },
+  });
   return { manager, fleetSync };
 }

@@ -754,14 +754,18 @@ describe('vmsctl edge provision --dry-run', () => {
     expect(existsSync(calls)).toBe(false);
   }, 180_000);
 
-  it('without --dry-run refuses to start while no registration is wired (nothing contacted)', async () => {
+  it('without --dry-run refuses to start when no cloud kubeconfig is found (nothing contacted)', async () => {
     await rm(calls, { force: true });
     const r = await vmsctl(['edge', 'provision', '10.0.0.5', '--edge', 'acme/e1'], work, {
       PATH: `${stubs}:${process.env.PATH}`,
       VMSCTL_TEST_CALLS: calls,
+      // No KUBECONFIG and a home without ~/.kube/config: registration has no cloud to use.
+      KUBECONFIG: '',
+      HOME: work,
     });
     expect(r.code).toBe(2);
-    expect(oneLine(r.stderr)).toContain('registering an edge with the cloud is not available');
+    expect(oneLine(r.stderr)).toContain('no kubeconfig for the cloud cluster');
+    expect(oneLine(r.stderr)).toContain('Pass --cloud-kubeconfig FILE');
     expect(existsSync(calls)).toBe(false);
   });
 });

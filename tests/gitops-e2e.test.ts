@@ -257,8 +257,11 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
       async () =>
         !(await admin.get(VMS['Camera']!, { namespace: 'acme', name: victim.metadata.name })),
     );
-    const fs = await admin.get(VMS['FleetSync']!, { name: 'main' });
-    expect((fs!.status as { lastApplied: { pruned: number } }).lastApplied.pruned).toBe(1);
+    // fleet-sync writes its status after pruning: wait for it rather than read it at once.
+    await waitFor('prune reported', async () => {
+      const fs = await admin.get(VMS['FleetSync']!, { name: 'main' });
+      return (fs?.status as { lastApplied?: { pruned: number } })?.lastApplied?.pruned === 1;
+    });
     if ((victim.status as { edgeServer: string }).edgeServer && agent) {
       await waitFor(
         'ingest Deployment pruned on the edge',

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import { Args, Flags } from '@oclif/core';
 import { stringify } from 'yaml';
 import {
   findKind,
@@ -10,7 +10,21 @@ import {
 } from '../../resources/index.js';
 import { VmsCommand } from '../base-command.js';
 import { dirFlag, displayPath, loadValidatedFleet, nowFlag, parseNow } from '../fleet-input.js';
-import { line } from '../render/blocks.js';
+import { line, type Block } from '../render/blocks.js';
+import {
+  conditionsBlock,
+  getCluster,
+  managers,
+  statusSections,
+  withoutManagedFields,
+} from '../cluster-view.js';
+import {
+  clusterClient,
+  clusterKindNames,
+  findClusterKind,
+  kubeFlags,
+  requireVmsApi,
+} from '../kube-input.js';
 
 interface Section {
   title: string;
@@ -24,14 +38,28 @@ export default class Describe extends VmsCommand {
     '<%= config.bin %> describe camera/acme/entrance-cam --dir fleet',
     '<%= config.bin %> describe tenant/acme',
     '<%= config.bin %> describe edge/hq-edge-1 --json',
+    '<%= config.bin %> describe camera/acme/entrance-cam --cluster',
+    '<%= config.bin %> describe fleetsync/main --cluster',
   ];
   static override args = {
     resource: Args.string({ description: 'kind/name or kind/namespace/name.', required: true }),
   };
-  static override flags = { dir: dirFlag, now: nowFlag };
+  static override flags = {
+    dir: dirFlag,
+    now: nowFlag,
+    cluster: Flags.boolean({
+      description:
+        'Read the live object from the cluster: its status conditions, placement, revisions.',
+    }),
+    ...kubeFlags,
+  };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Describe);
+    if (flags.cluster) {
+      await this.describeCluster(args.resource, flags);
+      return;
+    }
     const [kindText, ...rest] = args.resource.split('/');
     const def = findKind(kindText ?? '');
     if (!def || rest.length === 0 || rest.length > 2) {
@@ -89,6 +117,67 @@ export default class Describe extends VmsCommand {
         findings,
       },
       blocks: () => [line(text)],
+    });
+  }
+
+  /** `--cluster`: the live object, its conditions and what its status says. */
+  private async describeCluster(
+    resource: string,
+    flags: { json: boolean; kubeconfig?: string; context?: string },
+  ): Promise<void> {
+    const [kindText, ...rest] = resource.split('/');
+    const def = findClusterKind(kindText ?? '');
+    if (!def || rest.length === 0 || rest.length > 2 || rest.some((p) => !p)) {
+      this.fail(
+        `"${resource}" is not kind/name or kind/namespace/name`,
+        `For example: vmsctl describe camera/acme/entrance-cam --cluster (kinds: ${clusterKindNames()})`,
+      );
+    }
+    const target = await clusterClient(flags, 'vmsctl-describe');
+    await requireVmsApi(target);
+    const obj = await getCluster(target, def, rest).finally(() => target.client.close());
+    const now = new Date();
+    const key = obj.metadata.namespace
+      ? `${def.kind}/${obj.metadata.namespace}/${obj.metadata.name}`
+      : `${def.kind}/${obj.metadata.name}`;
+    const m = obj.metadata;
+    const header = [
+      key,
+      `Cluster: ${target.server} (context ${target.context})`,
+      `Created: ${m.creationTimestamp ?? '?'}; generation ${m.generation ?? '?'}, observed ${
+        (obj.status as { observedGeneration?: number } | undefined)?.observedGeneration ?? 'never'
+      }${m.deletionTimestamp ? `; being deleted since ${m.deletionTimestamp}` : ''}`,
+      `Managed by: ${managers(obj).join(', ') || 'nobody'}`,
+      '',
+      stringify(
+        {
+          metadata: {
+            ...(m.labels ? { labels: m.labels } : {}),
+            ...(m.annotations ? { annotations: m.annotations } : {}),
+          },
+          spec: obj.spec,
+        },
+        { lineWidth: 0 },
+      ).trimEnd(),
+      '',
+    ].join('\n');
+    const sections = statusSections(obj, now);
+    const blocks = (): Block[] => [
+      line(header),
+      conditionsBlock(obj, now),
+      ...sections.map((s) => line([`${s.title}:`, ...s.lines.map((l) => `  ${l}`), ''].join('\n'))),
+    ];
+    await this.emit({
+      json: flags.json,
+      data: {
+        key,
+        cluster: { server: target.server, context: target.context },
+        resource: withoutManagedFields(obj),
+        conditions: (obj.status as { conditions?: unknown[] } | undefined)?.conditions ?? [],
+        managers: managers(obj),
+        details: sections,
+      },
+      blocks,
     });
   }
 }

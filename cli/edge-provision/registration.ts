@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { InputError } from '../input-error.js';
 
 /** An EdgeServer resource: its tenant namespace and name. */
@@ -55,10 +56,40 @@ export const registerEdgeUnavailable: RegisterEdge = async () => {
 };
 
 /**
- * The registrar `vmsctl edge provision` and `vmsctl edge join` use. The controllers' edge
- * registration replaces this one line when it lands.
+ * The registrar `vmsctl edge provision` and `vmsctl edge join` use: the controllers' edge
+ * registration (a ServiceAccount owned by the EdgeServer, a Role for its own EdgeRelease and
+ * status, a TokenRequest token), with a client for `cloudKubeconfig` or, when absent, the
+ * usual lookup (KUBECONFIG, then ~/.kube/config). The CA comes from the kubeconfig (inline or
+ * the file it names).
  */
-export const defaultRegisterEdge: RegisterEdge = registerEdgeUnavailable;
+export const defaultRegisterEdge: RegisterEdge = async (request) => {
+  const { clusterClient, clusterError } = await import('../kube-input.js');
+  const { registerEdgeAgent } = await import('../../controllers/index.js');
+  const target = await clusterClient(
+    request.cloudKubeconfig ? { kubeconfig: request.cloudKubeconfig } : {},
+    'vmsctl-edge-registration',
+  );
+  try {
+    const creds = await registerEdgeAgent(target.client, request.edge.namespace, request.edge.name);
+    let caData = creds.caData;
+    const caFile = target.client.config.getCurrentCluster()?.caFile;
+    if (!caData && caFile) caData = (await readFile(caFile)).toString('base64');
+    if (!caData)
+      throw new InputError(
+        `the cloud kubeconfig ${target.source} names no CA for ${target.server}`,
+        'Use a kubeconfig with certificate-authority-data (or certificate-authority) for the cloud cluster: the edge agent must verify it.',
+      );
+    return { server: creds.server, caData, token: creds.token };
+  } catch (err) {
+    throw clusterError(
+      err,
+      target,
+      `registering EdgeServer ${request.edge.namespace}/${request.edge.name}`,
+    );
+  } finally {
+    target.client.close();
+  }
+};
 
 /** Same rule as join-edge.sh: an https URL with a host (name, IPv4 or [IPv6]) and optional port and path. */
 const SERVER_URL =

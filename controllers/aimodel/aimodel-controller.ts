@@ -191,8 +191,11 @@ export function setupAIModelController(
     { name: 'aimodel', workers: options.workers ?? 4, log: mgr.log },
     new AIModelReconciler(mgr),
   );
-  controller.watch(cache.cameras, (c) =>
-    c.status?.edgeServer ? [`${c.metadata.namespace}/${c.status.edgeServer}`] : [],
+  controller.watch(
+    cache.cameras,
+    (c) => (c.status?.edgeServer ? [`${c.metadata.namespace}/${c.status.edgeServer}`] : []),
+    undefined,
+    1_500,
   );
   controller.watch(cache.edges, undefined, specOrMetaChanged);
   controller.watch(

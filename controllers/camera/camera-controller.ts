@@ -144,11 +144,10 @@ export class CameraReconciler {
       });
       const edge = this.cache.edges.get(`${ns}/${edgeName}`);
       const release = this.cache.releases.get(`${ns}/${edgeName}`);
+      // Judged on what the edge runs, not on the latest release: a rollout that changes
+      // another camera of this edge does not make this one un-Ready.
       const deployed =
-        !!workload &&
-        !!release &&
-        release.status?.appliedRevision === release.spec.revision &&
-        release.spec.workloads.includes(workloadId(workload));
+        !!workload && !!release?.status?.appliedWorkloads?.includes(workloadId(workload));
       const edgeReady = !!edge && isReady(edge);
       if (!edgeReady) {
         const why =
@@ -276,7 +275,7 @@ export function setupCameraController(
       const tenant = cache.tenants.get(c.metadata.namespace!);
       if (
         tenant &&
-        cache.cameras.byIndex('namespace', c.metadata.namespace!).length >
+        cache.cameras.countByIndex('namespace', c.metadata.namespace!) >
           tenant.spec.license.cameraLimit
       ) {
         keys.push(...sitesOfNamespace(c.metadata.namespace!));
@@ -284,6 +283,7 @@ export function setupCameraController(
       return keys;
     },
     specOrMetaChanged,
+    1_000,
   );
   controller.watch(cache.sites);
   controller.watch(
@@ -304,6 +304,7 @@ export function setupCameraController(
       return edge ? [`${b.metadata.namespace}/${edge.spec.site}`] : [];
     },
     specOrMetaChanged,
+    1_000,
   );
   mgr.add(controller);
   return controller;

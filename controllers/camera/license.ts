@@ -25,14 +25,18 @@ export function allocateLicense(
   cameras: readonly LiveCamera[],
   now: Date,
 ): LicenseAllocation {
-  const enabled = cameras
-    .filter((c) => c.spec.enabled !== false && !c.metadata.deletionTimestamp)
-    .sort(
-      (a, b) =>
-        cmp(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') ||
-        cmp(a.metadata.name, b.metadata.name),
-    );
   const limit = tenant?.spec.license.cameraLimit ?? 0;
+  const live = cameras.filter((c) => c.spec.enabled !== false && !c.metadata.deletionTimestamp);
+  // Within the limit (the usual case) every camera is licensed and order does not matter:
+  // skipping the sort keeps a per-site reconcile linear in the tenant's cameras.
+  const enabled =
+    live.length <= limit
+      ? live
+      : live.sort(
+          (a, b) =>
+            cmp(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') ||
+            cmp(a.metadata.name, b.metadata.name),
+        );
   const licensed = new Set(enabled.slice(0, limit).map((c) => c.metadata.name));
   const over = enabled.slice(limit).map((c) => c.metadata.name);
   let window: LicenseAllocation['window'] = 'valid';

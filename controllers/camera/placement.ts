@@ -1,11 +1,14 @@
 import {
   computeCapacity,
+  cpuOn,
   Fleet,
+  modelWorkersMemory,
   resolveCameraConfig,
   resourceKey,
   SourceFile,
   type AnyResource,
   type CameraDemand,
+  type CapacityReport,
   type EffectiveConfig,
   type LoadedResource,
 } from '../../resources/index.js';
@@ -88,21 +91,89 @@ export function placeSite(cache: FleetCache, siteKey: string, now: Date): SitePl
       resolveCameraConfig(fleet, c as LoadedResource<never>, { provenance: false }).value,
     );
   }
-  const report = computeCapacity(
-    fleet,
-    (c) => configs.get(c.resource.metadata.name)!,
-    (key) => {
-      const cam = cameras.get(key.split('/')[2]!);
-      return cam?.status?.edgeServer
-        ? `EdgeServer/${namespace}/${cam.status.edgeServer}`
-        : undefined;
-    },
-  );
+  const others = resources.filter((r) => r.kind !== 'Camera');
+  const capacityOf = (group: LiveCamera[]) =>
+    computeCapacity(
+      new Fleet([...others, ...(group as AnyResource[])].map(loaded)),
+      (c) => configs.get(c.resource.metadata.name)!,
+      (key) => {
+        const cam = cameras.get(key.split('/')[2]!);
+        return cam?.status?.edgeServer
+          ? `EdgeServer/${namespace}/${cam.status.edgeServer}`
+          : undefined;
+      },
+    );
+  // computeCapacity places every pinned camera, full edge or not (validation then reports the
+  // edge as overloaded). Deployed, it would overload the edge or push running cameras off it,
+  // so a camera newly pinned to an edge joins, oldest first, only if it fits beside the rest.
+  const newlyPinned = (c: LiveCamera) =>
+    !!c.spec.edgeServer && c.status?.edgeServer !== c.spec.edgeServer;
+  const accepted = deployable.filter((c) => !newlyPinned(c));
+  let report = capacityOf(accepted);
+  const refused = new Map<string, string>();
+  for (const c of deployable.filter(newlyPinned).sort(byAge)) {
+    const trial = capacityOf([...accepted, c]);
+    const why = pinRefusal(report, trial, c, cameras, fleet);
+    if (why) refused.set(c.metadata.name, why);
+    else {
+      accepted.push(c);
+      report = trial;
+    }
+  }
   const placed = new Map<string, string>();
   for (const p of report.placements) placed.set(p.camera.split('/')[2]!, p.edge.split('/')[2]!);
-  const unplaced = new Map<string, string>();
+  const unplaced = new Map<string, string>(refused);
   for (const u of report.unplaced) unplaced.set(u.camera.split('/')[2]!, u.reason);
   const demands = new Map<string, CameraDemand>();
   for (const [k, d] of report.demands) demands.set(k.split('/')[2]!, d);
   return { namespace, site, edges, cameras: group, license, placed, unplaced, demands, configs };
+}
+
+function byAge(a: LiveCamera, b: LiveCamera): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return a.metadata.name < b.metadata.name ? -1 : 1;
+}
+
+/**
+ * Why a newly pinned camera cannot join its edge: with it (`after`) the edge is over capacity,
+ * or a camera placed without it (`before`) loses its place, or a running one has to move.
+ */
+function pinRefusal(
+  before: CapacityReport,
+  after: CapacityReport,
+  camera: LiveCamera,
+  cameras: Map<string, LiveCamera>,
+  fleet: Fleet,
+): string | undefined {
+  const ns = camera.metadata.namespace!;
+  const edgeKey = `EdgeServer/${ns}/${camera.spec.edgeServer}`;
+  const load = before.edges.find((l) => l.edge === edgeKey);
+  const over = after.edges.find((l) => l.edge === edgeKey);
+  // No such edge: computeCapacity reports the camera unplaced with that reason.
+  if (!load || !over) return undefined;
+  const placedAfter = new Map(after.placements.map((p) => [p.camera, p.edge]));
+  const displaced = before.placements.some((p) => {
+    const now = placedAfter.get(p.camera);
+    if (!now) return true;
+    // A camera not running yet may as well start elsewhere; a running one must not move.
+    return now !== p.edge && !!cameras.get(p.camera.split('/')[2]!)?.status?.edgeServer;
+  });
+  const overloaded = Object.values(over.utilization).some((u) => u > 1);
+  if (!displaced && !overloaded) return undefined;
+  const d = after.demands.get(`Camera/${ns}/${camera.metadata.name}`);
+  const short: string[] = [];
+  if (d) {
+    const cap = load.capacity;
+    const newModels = d.models.filter((m) => !load.models.includes(m));
+    if (load.cpuCores + cpuOn(d, cap) > cap.cpuCores) short.push('CPU');
+    if (load.memoryBytes + d.memoryBytes + modelWorkersMemory(fleet, newModels) > cap.memoryBytes)
+      short.push('memory');
+    if (load.storageBytes + d.storageBytes > cap.storageBytes) short.push('storage');
+    if (cap.gpus > 0 && load.gpus + d.inferenceGpu > cap.gpus) short.push('GPU');
+  }
+  return `pinned edge server "${camera.spec.edgeServer}" has no room: short of ${
+    short.length ? short.join(', ') : 'room beside the cameras already placed there'
+  }`;
 }

@@ -57,6 +57,7 @@ export class EdgeAgent {
   private readonly releases: Informer<LiveRelease>;
   private readonly controller: Controller;
   private heartbeatTimer?: NodeJS.Timeout;
+  private stopped = false;
   private appliedRevision?: string;
   private kubernetesVersion?: string;
 
@@ -88,6 +89,8 @@ export class EdgeAgent {
     this.controller.queue.add('release');
     await this.heartbeat();
     const tick = () => {
+      // A heartbeat in flight when stop() ran must not schedule another one.
+      if (this.stopped) return;
       this.heartbeatTimer = setTimeout(() => {
         void this.heartbeat().finally(tick);
       }, this.options.heartbeatMs ?? 15_000);
@@ -202,8 +205,11 @@ export class EdgeAgent {
             release.metadata.generation,
           ),
           ...(ok
-            ? { appliedRevision: release.spec.revision }
-            : { appliedRevision: release.status?.appliedRevision }),
+            ? { appliedRevision: release.spec.revision, appliedWorkloads: release.spec.workloads }
+            : {
+                appliedRevision: release.status?.appliedRevision,
+                appliedWorkloads: release.status?.appliedWorkloads,
+              }),
           appliedObjects: release.spec.objects.length - failed.length,
           failedObjects: failed,
           lastAppliedTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
@@ -216,6 +222,7 @@ export class EdgeAgent {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.heartbeatTimer);
     await this.controller.stop();
     this.releases.stop();

@@ -50,7 +50,9 @@ export class EdgeServerReconciler {
     const beat = edge.status?.lastHeartbeatTime
       ? Date.parse(edge.status.lastHeartbeatTime)
       : undefined;
-    const age = beat === undefined ? undefined : now.getTime() - beat;
+    // A heartbeat stamped in the future (the edge's clock is ahead) counts as fresh, not as
+    // fresh for longer: a negative age would push the expiry visit out by the skew.
+    const age = beat === undefined ? undefined : Math.max(0, now.getTime() - beat);
     let conditions;
     let health: 'Healthy' | 'Unreachable' | 'Unknown';
     let requeueAfterMs: number | undefined;
@@ -176,11 +178,12 @@ export function setupEdgeServerController(
     (a, b) =>
       specOrMetaChanged(a, b) || a.status?.lastHeartbeatTime !== b.status?.lastHeartbeatTime,
   );
-  controller.watch(cache.cameras, (c) => {
-    const keys: string[] = [];
-    if (c.status?.edgeServer) keys.push(`${c.metadata.namespace}/${c.status.edgeServer}`);
-    return keys;
-  });
+  controller.watch(
+    cache.cameras,
+    (c) => (c.status?.edgeServer ? [`${c.metadata.namespace}/${c.status.edgeServer}`] : []),
+    undefined,
+    2_000,
+  );
   controller.watch(agentAccounts(mgr), (sa) => [
     `${sa.metadata.namespace}/${sa.metadata.labels?.[EDGE_AGENT_LABEL]}`,
   ]);

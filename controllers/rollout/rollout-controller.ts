@@ -11,6 +11,7 @@ import {
   Controller,
   controllerRef,
   isReady,
+  keyOf,
   specOrMetaChanged,
   VMS,
   type Manager,
@@ -20,10 +21,19 @@ export const ROLLOUT_MANAGER = 'vmsctl-rollout';
 /** Default share of a tenant's connected edges that may be mid-update at once. */
 export const DEFAULT_MAX_UNAVAILABLE = '25%';
 
+// Informers replace an object on every change, so the object itself is the memo key: a
+// tenant-wide pass over hundreds of bundles hashes only the ones that changed.
+const revisions = new WeakMap<LiveBundle, string>();
+
 /** The revision of a bundle: a digest of its workloads in name order. */
 export function bundleRevision(bundle: LiveBundle): string {
-  const workloads = [...(bundle.spec.workloads ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
-  return digest(workloads.map((w) => [w.name, w.objects]));
+  let revision = revisions.get(bundle);
+  if (revision === undefined) {
+    const workloads = [...(bundle.spec.workloads ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
+    revision = digest(workloads.map((w) => [w.name, w.objects]));
+    revisions.set(bundle, revision);
+  }
+  return revision;
 }
 
 /** maxUnavailable ("3" or "25%") as a count of `total` edges; at least one. */
@@ -33,17 +43,41 @@ export function maxUnavailableCount(value: string | undefined, total: number): n
   return Math.max(1, Number.isFinite(n) ? n : 1);
 }
 
+/** Annotation on an EdgeRelease: whether it only adds workloads or changes running ones. */
+export const CHANGE_ANNOTATION = 'vmsctl.io/change';
+
 /**
- * Staged rollout of edge bundles, keyed by tenant namespace (Fleet's maxUnavailable). An edge
- * whose agent is connected and running an older release counts as unavailable from the moment
- * it is given a new release until its agent reports that release applied; at most
- * maxUnavailable of them are mid-update at once. Edges that are not connected get their
- * release at once: nothing runs there to disrupt, and they pick it up when they connect.
+ * Staged rollout of edge bundles, keyed by tenant namespace (Fleet's maxUnavailable). A release
+ * that changes or removes workloads an edge is running makes that edge unavailable from the
+ * moment it is released until its agent reports it applied; at most maxUnavailable connected
+ * edges are in that state at once. A release that only adds workloads (a new camera, a model
+ * the edge did not run) disturbs nothing that runs and goes out at once, as does any release
+ * to an edge whose agent is not connected (it picks it up when it connects).
  */
 export class RolloutReconciler {
   private readonly cache: FleetCache;
+  /**
+   * What this controller last released to each edge (`namespace/name`) until the cache shows
+   * it. The next reconcile can run before the watch delivers our own write: counted from the
+   * cache alone, the edge just given a release would look idle and a second one would start.
+   */
+  private readonly released = new Map<string, { revision: string; uid?: string }>();
   constructor(private readonly mgr: Manager) {
     this.cache = fleetCache(mgr);
+    this.cache.releases.on({
+      delete: (r) => {
+        const mine = this.released.get(keyOf(r));
+        if (mine && (!mine.uid || mine.uid === r.metadata.uid)) this.released.delete(keyOf(r));
+      },
+    });
+  }
+
+  /** The revision an edge was last given: our own latest write, or the cached release's. */
+  private releasedRevision(key: string): string | undefined {
+    const cached = this.cache.releases.get(key)?.spec.revision;
+    const mine = this.released.get(key)?.revision;
+    if (mine !== undefined && cached === mine) this.released.delete(key); // the cache caught up
+    return mine ?? cached;
   }
 
   async reconcile(namespace: string): Promise<void> {
@@ -55,31 +89,37 @@ export class RolloutReconciler {
       const edge = this.cache.edges.get(`${namespace}/${edgeName}`);
       return !!edge && isReady(edge) && !!edge.status?.agent?.appliedRevision;
     };
-    const inFlight = (r: LiveRelease | undefined) =>
-      !!r && r.status?.appliedRevision !== r.spec.revision;
+    const inFlight = (key: string) => {
+      const revision = this.releasedRevision(key);
+      return (
+        revision !== undefined && this.cache.releases.get(key)?.status?.appliedRevision !== revision
+      );
+    };
     let total = 0;
     let busy = 0;
     for (const b of bundles) {
       if (!connected(b.spec.edgeServer)) continue;
       total++;
-      if (inFlight(this.cache.releases.get(`${namespace}/${b.metadata.name}`))) busy++;
+      if (inFlight(`${namespace}/${b.metadata.name}`)) busy++;
     }
     let budget = maxUnavailableCount(tenant?.spec.rollout?.maxUnavailable, total) - busy;
     for (const bundle of bundles) {
-      const release = this.cache.releases.get(`${namespace}/${bundle.metadata.name}`);
+      const key = `${namespace}/${bundle.metadata.name}`;
+      const release = this.cache.releases.get(key);
       const revision = bundleRevision(bundle);
-      if (release?.spec.revision === revision) continue;
+      if (this.releasedRevision(key) === revision) continue;
+      const additive = isAdditive(release, bundle);
       const isConnected = connected(bundle.spec.edgeServer);
-      if (isConnected) {
-        if (inFlight(release)) continue; // already counted; let it finish first
+      if (isConnected && !additive) {
+        if (inFlight(key)) continue; // already counted; let it finish first
         if (budget <= 0) continue;
         budget--;
       }
-      await this.release(bundle, revision);
+      await this.release(bundle, revision, additive);
     }
   }
 
-  private async release(bundle: LiveBundle, revision: string): Promise<void> {
+  private async release(bundle: LiveBundle, revision: string, additive: boolean): Promise<void> {
     const ns = bundle.metadata.namespace!;
     const edge = this.cache.edges.get(`${ns}/${bundle.spec.edgeServer}`);
     if (!edge) return;
@@ -90,21 +130,39 @@ export class RolloutReconciler {
       workloads: workloads.map((w) => workloadId(w as never)),
       objects: workloads.flatMap((w) => w.objects),
     };
-    const current = this.cache.releases.get(`${ns}/${bundle.metadata.name}`);
-    if (current && isDeepStrictEqual(current.spec, spec)) return;
-    await this.mgr.client.apply(
+    const key = `${ns}/${bundle.metadata.name}`;
+    const current = this.cache.releases.get(key);
+    // The cache keeps releases without their objects; the revision is their digest.
+    if (
+      current &&
+      current.spec.revision === spec.revision &&
+      current.spec.edgeServer === spec.edgeServer &&
+      isDeepStrictEqual(current.spec.workloads, spec.workloads)
+    ) {
+      return;
+    }
+    const written = await this.mgr.client.apply<LiveRelease>(
       VMS['EdgeRelease']!,
       {
         metadata: {
           name: bundle.metadata.name,
           namespace: ns,
+          annotations: { [CHANGE_ANNOTATION]: additive ? 'additive' : 'update' },
           ownerReferences: [controllerRef(VMS['EdgeServer']!, edge)],
         },
         spec,
       },
       { fieldManager: ROLLOUT_MANAGER, force: true },
     );
+    this.released.set(key, { revision, uid: written?.metadata?.uid });
   }
+}
+
+/** Whether the bundle keeps every workload the current release runs, unchanged. */
+export function isAdditive(release: LiveRelease | undefined, bundle: LiveBundle): boolean {
+  if (!release) return true;
+  const next = new Set((bundle.spec.workloads ?? []).map((w) => workloadId(w as never)));
+  return release.spec.workloads.every((id) => next.has(id));
 }
 
 /** Wires the rollout controller into a manager. */
@@ -118,7 +176,7 @@ export function setupRolloutController(
     new RolloutReconciler(mgr),
   );
   const ns = (o: { metadata: { namespace?: string } }) => [o.metadata.namespace!];
-  controller.watch(cache.bundles, ns, specOrMetaChanged);
+  controller.watch(cache.bundles, ns, specOrMetaChanged, 1_000);
   controller.watch(
     cache.releases,
     ns,

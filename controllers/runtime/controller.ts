@@ -68,20 +68,30 @@ export class Controller {
     map: (obj: T) => string[] = (o) => [keyOf(o)],
     /** Updates that matter (default: all); e.g. skip a controller's own status writes. */
     relevant: (oldObj: T, newObj: T) => boolean = () => true,
+    /**
+     * Coalescing window: keys derived from a burst of events (a commit creating a site's
+     * cameras) are visited once at the end of it instead of once per event.
+     */
+    delayMs = 0,
   ): void {
-    const enqueue = (obj: T) => {
-      for (const key of map(obj)) this.queue.add(key);
+    // Each key once per event: an idle worker takes a key at once, and adding it again while
+    // it is being processed would queue a second, redundant reconcile for afterwards.
+    const enqueue = (...objs: T[]) => {
+      for (const key of new Set(objs.flatMap((o) => map(o)))) {
+        if (delayMs > 0) this.queue.addAfter(key, delayMs);
+        else this.queue.add(key);
+      }
     };
     informer.on({
-      add: enqueue,
+      add: (obj) => enqueue(obj),
       update: (oldObj, newObj) => {
         // A periodic resync delivers (obj, obj): always a visit, that is its purpose.
         if (oldObj !== newObj && !relevant(oldObj, newObj)) return;
         // Both: a camera moving from site A to B must reconcile A (to drop it) and B.
-        enqueue(oldObj);
-        if (oldObj !== newObj) enqueue(newObj);
+        if (oldObj !== newObj) enqueue(oldObj, newObj);
+        else enqueue(oldObj);
       },
-      delete: enqueue,
+      delete: (obj) => enqueue(obj),
     });
   }
 

@@ -121,6 +121,15 @@ export class KubeClient {
     return new KubeClient(kc, userAgent);
   }
 
+  /** Writes by `plural` or `plural/status`, to see which objects a controller writes. */
+  readonly writesByResource = new Map<string, number>();
+
+  private countWrite(verb: (typeof WRITE_VERBS)[number], type: ResourceType, subresource?: string) {
+    this.counts[verb]++;
+    const key = subresource ? `${type.plural}/${subresource}` : type.plural;
+    this.writesByResource.set(key, (this.writesByResource.get(key) ?? 0) + 1);
+  }
+
   /** Writes (apply, create, update, patch, delete) made so far. */
   writes(): number {
     return WRITE_VERBS.reduce((n, v) => n + this.counts[v], 0);
@@ -260,7 +269,7 @@ export class KubeClient {
     object: KubeObject,
     options: ApplyOptions,
   ): Promise<T> {
-    if (!options.dryRun) this.counts.apply++;
+    if (!options.dryRun) this.countWrite('apply', type, options.subresource);
     const q = new URLSearchParams({ fieldManager: options.fieldManager });
     if (options.force) q.set('force', 'true');
     if (options.dryRun) q.set('dryRun', 'All');
@@ -284,7 +293,7 @@ export class KubeClient {
     patch: unknown,
     subresource?: 'status',
   ): Promise<T> {
-    this.counts.patch++;
+    this.countWrite('patch', type, subresource);
     return this.request<T>(
       'PATCH',
       objectPath(type, ref) + (subresource ? `/${subresource}` : ''),
@@ -299,7 +308,7 @@ export class KubeClient {
     ref: ObjectRef,
     ops: unknown[],
   ): Promise<T> {
-    this.counts.patch++;
+    this.countWrite('patch', type);
     return this.request<T>('PATCH', objectPath(type, ref), ops, 'application/json-patch+json');
   }
 
@@ -309,7 +318,7 @@ export class KubeClient {
     object: KubeObject,
     subpath = '',
   ): Promise<T> {
-    this.counts.create++;
+    this.countWrite('create', type);
     const path = subpath
       ? objectPath(type, { name: object.metadata.name, namespace: object.metadata.namespace }) +
         subpath
@@ -323,7 +332,7 @@ export class KubeClient {
 
   /** PUT an object (optimistic concurrency through metadata.resourceVersion). */
   async update<T extends KubeObject>(type: ResourceType, object: KubeObject): Promise<T> {
-    this.counts.update++;
+    this.countWrite('update', type);
     return this.request<T>(
       'PUT',
       objectPath(type, { name: object.metadata.name, namespace: object.metadata.namespace }),
@@ -337,7 +346,7 @@ export class KubeClient {
     ref: ObjectRef,
     options: { uid?: string; propagation?: 'Background' | 'Foreground' | 'Orphan' } = {},
   ): Promise<boolean> {
-    this.counts.delete++;
+    this.countWrite('delete', type);
     try {
       await this.request('DELETE', objectPath(type, ref), {
         kind: 'DeleteOptions',

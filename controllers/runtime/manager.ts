@@ -48,7 +48,10 @@ export class Manager {
   }
 
   /** The shared informer for a type (and optional namespace/selector), created on first use. */
-  informer<T extends KubeObject>(type: ResourceType, options: InformerOptions = {}): Informer<T> {
+  informer<T extends KubeObject>(
+    type: ResourceType,
+    options: InformerOptions<T> = {},
+  ): Informer<T> {
     const key = JSON.stringify([
       type.apiVersion,
       type.kind,
@@ -58,7 +61,10 @@ export class Manager {
     ]);
     let inf = this.informers.get(key);
     if (!inf) {
-      inf = new Informer(this.client, type, { resyncMs: this.options.resyncMs, ...options });
+      inf = new Informer<T>(this.client, type, {
+        resyncMs: this.options.resyncMs,
+        ...options,
+      }) as unknown as Informer<KubeObject>;
       this.informers.set(key, inf);
     }
     return inf as unknown as Informer<T>;
@@ -71,6 +77,11 @@ export class Manager {
   /** Registers work to run at shutdown (webhook servers, timers). */
   onStop(fn: () => Promise<void> | void): void {
     this.stoppers.push(fn);
+  }
+
+  /** Re-delivers every cached object to every controller: a full level-triggered pass. */
+  resyncAll(): void {
+    for (const inf of this.informers.values()) inf.resync();
   }
 
   /** All controllers' queues are empty and nothing is being reconciled. */

@@ -22,7 +22,13 @@ export async function applyStatusIfChanged(
     ownedStatusFields(cached, fieldManager).every(
       (k) => status[k] !== undefined || current[k] === undefined,
     );
-  if (same) return false;
+  const id = `${type.plural}/${cached.metadata.namespace ?? ''}/${cached.metadata.name}/${fieldManager}`;
+  const written = lastWritten(client);
+  const last = written.get(id);
+  // The cache can lag behind our own last write. If it shows what we want now but we last
+  // wrote something else, the server may still hold that: write, or nothing would revisit
+  // it (controllers ignore their own status updates).
+  if (same && (last === undefined || sameValue(last, status))) return false;
   await client.apply(
     type,
     {
@@ -31,7 +37,17 @@ export async function applyStatusIfChanged(
     },
     { fieldManager, force: true, subresource: 'status' },
   );
+  written.set(id, status);
   return true;
+}
+
+const lastWrites = new WeakMap<KubeClient, Map<string, unknown>>();
+
+/** The status each object was last written with, through this client. */
+function lastWritten(client: KubeClient): Map<string, unknown> {
+  let map = lastWrites.get(client);
+  if (!map) lastWrites.set(client, (map = new Map()));
+  return map;
 }
 
 /** Top-level status fields `manager` owns through an apply to the status subresource. */

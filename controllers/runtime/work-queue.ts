@@ -9,6 +9,9 @@ export interface WorkQueueOptions {
   burst?: number;
 }
 
+/** The longest delay setTimeout accepts. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * controller-runtime's work queue: a key is queued at most once however often it is added,
  * is never handed to two workers at once (an add while it is being processed queues it
@@ -64,6 +67,9 @@ export class WorkQueue {
   /** Queues a key after a delay; an earlier pending delay for the same key wins. */
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
+    // setTimeout fires at once for anything over 2^31-1 ms (~24.8 days): that would be a hot
+    // loop. Later visits than that happen at the cap instead.
+    delayMs = Math.min(delayMs, MAX_TIMER_MS);
     if (delayMs <= 0) {
       this.add(key);
       return;

@@ -281,6 +281,7 @@ export function setupTenantController(
     (a, b) =>
       a.spec.enabled !== b.spec.enabled ||
       a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp,
+    2_000,
   );
   controller.watch(cache.namespaces, (n) => [n.metadata.name]);
   mgr.add(controller);

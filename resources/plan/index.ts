@@ -7,6 +7,7 @@ export {
   type PlanSummary,
   type ResourceChange,
 } from './plan.js';
+export { diffValues } from './diff.js';
 export { loadBaselineFiles, readPlanBaseline, type PlanBaseline } from './baseline.js';
 export { gitFleetLocation, readGitFleet, type GitFleetLocation } from './git.js';
 export {

@@ -107,6 +107,9 @@ export const EdgeReleaseStatus = Strict({
   observedGeneration: Type.Optional(Type.Integer()),
   conditions: Type.Optional(Conditions),
   appliedRevision: Type.Optional(Type.String()),
+  appliedWorkloads: Type.Optional(
+    Type.Array(Type.String(), { description: 'name@digest of each workload the edge runs.' }),
+  ),
   appliedObjects: Type.Optional(Type.Integer()),
   failedObjects: Type.Optional(Type.Array(Strict({ id: Type.String(), message: Type.String() }))),
   lastAppliedTime: Type.Optional(Type.String()),

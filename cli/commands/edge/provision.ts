@@ -25,6 +25,7 @@ import {
 } from '../../edge-provision/index.js';
 import { VmsCommand } from '../../base-command.js';
 import { InputError } from '../../input-error.js';
+import { loadKubeConfig } from '../../kube-input.js';
 import { line, type Block } from '../../render/blocks.js';
 
 export default class EdgeProvision extends VmsCommand {
@@ -135,6 +136,9 @@ export default class EdgeProvision extends VmsCommand {
     const registerEdge = (this.constructor as typeof EdgeProvision).registerEdge;
     // Refused before anything runs: failing at step 2 would leave a half-provisioned host.
     if (!dryRun && registerEdge === registerEdgeUnavailable) throw registrationUnavailable();
+    // Registration needs the cloud's kubeconfig: refused here rather than after SSH work.
+    if (!dryRun && registerEdge === defaultRegisterEdge && !cloudKubeconfig)
+      await loadKubeConfig({}, 'the cloud cluster (edge registration)', '--cloud-kubeconfig');
 
     const plan = planProvision({
       target: { host, user, port, ...(identity ? { identity } : {}) },
