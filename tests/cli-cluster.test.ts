@@ -16,6 +16,7 @@ import {
 import { caPem, defaultRegisterEdge } from '../cli/edge-provision/index.js';
 import { editFile, exampleFiles, PATHS } from './fixtures/fleet.js';
 import { startKube, type KubeServer } from './servers/kube.js';
+import { waitFor, writeFleet } from './fixtures/gitops.js';
 
 /**
  * vmsctl against a real kube-apiserver: install, apply, plan --cluster, get/describe
@@ -51,26 +52,6 @@ const vmsctl = (args: string[], env: NodeJS.ProcessEnv = {}) =>
 
 const oneLine = (text: string) => text.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
 
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -97,14 +78,6 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}) {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
   return { child, exited, stderr: () => stderr };
-}
-
-async function writeFleet(dir: string, files: { path: string; text: string }[]) {
-  await rm(dir, { recursive: true, force: true });
-  for (const f of files) {
-    await mkdir(path.dirname(path.join(dir, f.path)), { recursive: true });
-    await writeFile(path.join(dir, f.path), f.text);
-  }
 }
 
 /** A kubeconfig for the same server with another bearer token. */

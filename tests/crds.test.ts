@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { CONTROL_KINDS, KINDS } from '../resources/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const crdDir = 'manifests/crds';
@@ -55,7 +56,10 @@ afterAll(() => {
 describe('CRDs as kube-apiserver validates them', () => {
   it('every generated CRD passes apiextensions validation (incl. structural schema)', () => {
     const crds = yamlFiles(crdDir);
-    expect(crds).toHaveLength(5);
+    // One CRD per fleet kind and per control kind (FleetSync, EdgeBundle, EdgeRelease).
+    expect(crds.map((f) => path.basename(f)).sort()).toEqual(
+      [...KINDS, ...CONTROL_KINDS].map((k) => `${k.plural}.vmsctl.io.yaml`).sort(),
+    );
     const run = validate(['crds', ...crds]);
     expect(run.stdout).toBe('');
     expect(run.code).toBe(0);

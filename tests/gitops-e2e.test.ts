@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,49 +18,9 @@ import {
 } from '../controllers/index.js';
 import { exampleFiles, NOW } from './fixtures/fleet.js';
 import { startKube, type KubeServer } from './servers/kube.js';
+import { git, waitFor, writeFleet } from './fixtures/gitops.js';
 
 const log = createLogger({}, { level: (process.env['VMSCTL_LOG_LEVEL'] as 'debug') ?? 'warn' });
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd: dir,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@x',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@x',
-    },
-  }).trim();
-}
-
-async function writeFleet(dir: string, files: { path: string; text: string }[]) {
-  for (const f of files) {
-    await mkdir(path.dirname(path.join(dir, f.path)), { recursive: true });
-    await writeFile(path.join(dir, f.path), f.text);
-  }
-}
 
 type Cond = { type: string; status: string; reason: string; message: string };
 const cond = (o: KubeObject | undefined, type: string) =>

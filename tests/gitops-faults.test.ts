@@ -5,7 +5,7 @@
  * conditions say, then that things recover without a hand. The tests share one fleet and
  * run in order; each says what it expects of the state the previous ones left.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -43,6 +43,7 @@ import {
 } from '../resources/index.js';
 import { editFile, exampleFiles, PATHS } from './fixtures/fleet.js';
 import { startKube, type KubeServer } from './servers/kube.js';
+import { git, sleep, waitFor, writeFleet } from './fixtures/gitops.js';
 
 /** Every line the control plane and the agents log (info and up); some tests assert on them. */
 const logLines: string[] = [];
@@ -60,52 +61,6 @@ const log = createLogger(
 
 /** Durations worth reporting (ms), printed at the end. */
 const timings: Record<string, number> = {};
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-  options: { everyMs?: number; detail?: () => unknown } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const detail = options.detail ? `; last seen: ${JSON.stringify(options.detail())}` : '';
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}${detail}`);
-    }
-    await sleep(options.everyMs ?? 200);
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd: dir,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@x',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@x',
-    },
-  }).trim();
-}
-
-async function writeFleet(dir: string, files: FleetFile[]) {
-  for (const f of files) {
-    await mkdir(path.dirname(path.join(dir, f.path)), { recursive: true });
-    await writeFile(path.join(dir, f.path), f.text);
-  }
-}
 
 /** 1-based line of the first occurrence of `needle`. */
 function lineOf(text: string, needle: string): number {
