@@ -122,9 +122,12 @@ export class AIModelReconciler {
     }
     const edge = this.cache.edges.get(key);
     if (!edge || edge.metadata.deletionTimestamp) return;
+    // The camera share of the bundle says which models its cameras feed: reading it (not
+    // camera status) renders the models in the same burst as the cameras.
     const users = new Map<string, number>();
-    for (const c of this.cache.cameras.byIndex('placed', key)) {
-      for (const m of c.status?.activeModels ?? []) users.set(m, (users.get(m) ?? 0) + 1);
+    for (const w of this.cache.bundles.get(key)?.spec.workloads ?? []) {
+      if (!w.source.startsWith('Camera/')) continue;
+      for (const m of w.models ?? []) users.set(m, (users.get(m) ?? 0) + 1);
     }
     const workloads: Workload[] = [];
     for (const [m, count] of [...users].sort()) {
@@ -190,12 +193,6 @@ export function setupAIModelController(
   const controller = new Controller(
     { name: 'aimodel', workers: options.workers ?? 4, log: mgr.log },
     new AIModelReconciler(mgr),
-  );
-  controller.watch(
-    cache.cameras,
-    (c) => (c.status?.edgeServer ? [`${c.metadata.namespace}/${c.status.edgeServer}`] : []),
-    undefined,
-    1_500,
   );
   controller.watch(cache.edges, undefined, specOrMetaChanged);
   controller.watch(

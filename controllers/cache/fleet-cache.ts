@@ -8,6 +8,7 @@ import type {
   Site,
   Tenant,
 } from '../../resources/index.js';
+import { workloadDigest } from '../camera/render.js';
 import { CORE, VMS, type Informer, type KubeObject, type Manager } from '../runtime/index.js';
 
 type Live<T> = T & KubeObject & { metadata: KubeObject['metadata'] };
@@ -69,6 +70,22 @@ export function slimManagedFields<T extends KubeObject>(obj: T): T {
   };
 }
 
+/** Bundles with each workload's objects replaced by their digest (see workloadDigest). */
+function slimBundle(b: Live<EdgeBundle>): Live<EdgeBundle> {
+  const slim = slimManagedFields(b);
+  return {
+    ...slim,
+    spec: {
+      ...slim.spec,
+      workloads: slim.spec.workloads?.map((w) => ({
+        ...w,
+        digest: workloadDigest(w as never),
+        objects: [],
+      })),
+    },
+  };
+}
+
 /** Releases without their objects: the cloud controllers read revisions and workload ids only. */
 function slimRelease(r: Live<EdgeRelease>): Live<EdgeRelease> {
   const slim = slimManagedFields(r);
@@ -87,9 +104,7 @@ export function fleetCache(mgr: Manager): FleetCache {
   const models = mgr.informer<Live<AIModel>>(VMS['AIModel']!, { transform: slimManagedFields });
   const cameras = mgr.informer<Live<Camera>>(VMS['Camera']!, { transform: slimManagedFields });
   const fleetSyncs = mgr.informer<Live<FleetSync>>(VMS['FleetSync']!);
-  const bundles = mgr.informer<Live<EdgeBundle>>(VMS['EdgeBundle']!, {
-    transform: slimManagedFields,
-  });
+  const bundles = mgr.informer<Live<EdgeBundle>>(VMS['EdgeBundle']!, { transform: slimBundle });
   const releases = mgr.informer<Live<EdgeRelease>>(VMS['EdgeRelease']!, {
     transform: slimRelease,
   });
@@ -108,6 +123,7 @@ export function fleetCache(mgr: Manager): FleetCache {
     c.status?.edgeServer ? [`${c.metadata.namespace}/${c.status.edgeServer}`] : [],
   );
   bundles.addIndex('namespace', (b) => [b.metadata.namespace!]);
+  bundles.addIndex('source', (b) => (b.spec.workloads ?? []).map((w) => w.source));
   releases.addIndex('namespace', (r) => [r.metadata.namespace!]);
   const byKind: Record<string, Informer<KubeObject>> = {
     Tenant: tenants,

@@ -98,9 +98,12 @@ export function placeSite(cache: FleetCache, siteKey: string, now: Date): SitePl
       (c) => configs.get(c.resource.metadata.name)!,
       (key) => {
         const cam = cameras.get(key.split('/')[2]!);
-        return cam?.status?.edgeServer
-          ? `EdgeServer/${namespace}/${cam.status.edgeServer}`
-          : undefined;
+        // Where it runs: its status, or (before its first status) the bundle that carries it.
+        const on =
+          cam?.status?.edgeServer ??
+          cache.bundles.byIndex('source', `Camera/${namespace}/${key.split('/')[2]}`)[0]?.spec
+            .edgeServer;
+        return on ? `EdgeServer/${namespace}/${on}` : undefined;
       },
     );
   // computeCapacity places every pinned camera, full edge or not (validation then reports the

@@ -11,12 +11,22 @@ export const WORKLOAD_LABEL = 'vmsctl.io/workload';
 export interface Workload {
   name: string;
   source: string;
+  /** For a camera workload: the models it feeds, so the aimodel controller reads the bundle. */
+  models?: string[];
   objects: Record<string, unknown>[];
 }
 
 /** `name@digest`, how releases list what they carry. */
 export function workloadId(w: Workload): string {
-  return `${w.name}@${digest(w.objects)}`;
+  return `${w.name}@${workloadDigest(w)}`;
+}
+
+/**
+ * Digest of a workload's objects. Cached bundles keep only this (`digest`) instead of the
+ * rendered objects, which the controllers never read, only compare.
+ */
+export function workloadDigest(w: Workload & { digest?: string }): string {
+  return w.digest ?? digest(w.objects);
 }
 
 function millicores(cores: number): string {
@@ -115,7 +125,12 @@ export function renderCameraWorkload(
       },
     },
   };
-  return { name, source: `Camera/${ns}/${camera.metadata.name}`, objects: [configMap, deployment] };
+  return {
+    name,
+    source: `Camera/${ns}/${camera.metadata.name}`,
+    models: activeModels,
+    objects: [configMap, deployment],
+  };
 }
 
 const PRIORITY_ORDER = ['CRITICAL', 'HIGH', 'MEDIUM', 'STANDARD'] as const;

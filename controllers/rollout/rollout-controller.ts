@@ -6,7 +6,7 @@ import {
   type LiveRelease,
 } from '../cache/fleet-cache.js';
 import { digest } from '../camera/names.js';
-import { workloadId } from '../camera/render.js';
+import { workloadDigest, workloadId } from '../camera/render.js';
 import {
   Controller,
   controllerRef,
@@ -30,7 +30,7 @@ export function bundleRevision(bundle: LiveBundle): string {
   let revision = revisions.get(bundle);
   if (revision === undefined) {
     const workloads = [...(bundle.spec.workloads ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
-    revision = digest(workloads.map((w) => [w.name, w.objects]));
+    revision = digest(workloads.map((w) => [w.name, workloadDigest(w as never)]));
     revisions.set(bundle, revision);
   }
   return revision;
@@ -119,10 +119,15 @@ export class RolloutReconciler {
     }
   }
 
-  private async release(bundle: LiveBundle, revision: string, additive: boolean): Promise<void> {
-    const ns = bundle.metadata.namespace!;
-    const edge = this.cache.edges.get(`${ns}/${bundle.spec.edgeServer}`);
+  private async release(cached: LiveBundle, revision: string, additive: boolean): Promise<void> {
+    const ns = cached.metadata.namespace!;
+    const edge = this.cache.edges.get(`${ns}/${cached.spec.edgeServer}`);
     if (!edge) return;
+    // The cache holds digests only; the objects to release come from the apiserver. If the
+    // bundle moved on meanwhile, its newer revision is released (and counted) instead.
+    const bundle = await this.mgr.client.get<LiveBundle>(VMS['EdgeBundle']!, cached.metadata);
+    if (!bundle) return;
+    revision = bundleRevision(bundle);
     const workloads = [...(bundle.spec.workloads ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
     const spec = {
       edgeServer: bundle.spec.edgeServer,

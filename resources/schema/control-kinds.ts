@@ -81,6 +81,9 @@ export const EdgeBundleSpec = Strict({
       Strict({
         name: Name,
         source: Type.String({ description: 'The resource this workload was rendered from.' }),
+        models: Type.Optional(
+          Type.Array(Name, { description: 'Models a camera workload feeds (read by aimodel).' }),
+        ),
         objects: Type.Array(EmbeddedObject),
       }),
     ),
