@@ -165,10 +165,25 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
     expect(deployments.items.map((d) => d.metadata.name)).toEqual(
       expect.arrayContaining(onEdge.map((c) => `ingest-${c.metadata.name}`)),
     );
-    const pcs = await edge
-      .client()
-      .list(CORE.PriorityClass, { labelSelector: 'app.kubernetes.io/part-of=vmsctl' });
-    expect(pcs.items.length).toBe(4);
+    // The model workers are the aimodel controller's share of the bundle: a separate
+    // (additive) release that may reach the edge just after the cameras' one.
+    const edgeClient = edge.client();
+    const pcs = await waitFor('PriorityClasses and model workers on the edge', async () => {
+      const list = await edgeClient.list(CORE.PriorityClass, {
+        labelSelector: 'app.kubernetes.io/part-of=vmsctl',
+      });
+      const workers = await edgeClient.list(CORE.Deployment, {
+        namespace: 'acme',
+        labelSelector: 'app.kubernetes.io/name=vmsctl-model-worker',
+      });
+      return list.items.length === 4 && workers.items.length > 0 && list;
+    });
+    expect(pcs.items.map((p) => p.metadata.name).sort()).toEqual([
+      'vmsctl-critical',
+      'vmsctl-high',
+      'vmsctl-medium',
+      'vmsctl-standard',
+    ]);
   }, 180_000);
 
   it('an invalid commit changes nothing and says why with file and line', async () => {
