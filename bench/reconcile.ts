@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   applyObjects,
+  CONTROLLERS_HEAP_MB,
   createControlPlane,
   createLogger,
   CORE,
@@ -299,7 +300,8 @@ async function main() {
       ['--controllers', kube.kubeconfig, path.join(work, 'cache')],
       {
         // --expose-gc only to measure the live heap at the end (the figure next to peak RSS).
-        execArgv: ['--expose-gc'],
+        // and the heap cap the controllers' Deployment sets (vmsctl install).
+        execArgv: ['--expose-gc', `--max-old-space-size=${CONTROLLERS_HEAP_MB}`],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
     );

@@ -9,6 +9,9 @@ import { crdObjects } from './crds.js';
  */
 
 /** Namespace of the controllers, their Lease and the Secrets FleetSyncs refer to. */
+/** Old-space cap of the controllers' Node heap (MB); the bench runs them with the same. */
+export const CONTROLLERS_HEAP_MB = 256;
+
 export const SYSTEM_NAMESPACE = 'vmsctl-system';
 /** Name of the ServiceAccount, ClusterRole, bindings and Deployment of the controllers. */
 export const CONTROLLERS_NAME = 'vmsctl-controllers';
@@ -242,6 +245,9 @@ function controllersDeployment(o: InstallManifestOptions, namespace: string): Ku
                 { name: 'VMSCTL_LOG_FORMAT', value: 'json' },
                 // git (fleet-sync) writes its config under HOME; the root file system is read-only.
                 { name: 'HOME', value: '/tmp' },
+                // The live heap at 6,000 cameras is ~100 MB (npm run bench:reconcile); without a
+                // cap V8 lets garbage from large watch events pile up to several times that.
+                { name: 'NODE_OPTIONS', value: `--max-old-space-size=${CONTROLLERS_HEAP_MB}` },
               ],
               ports: [{ name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' }],
               // Ready once the caches are synced, leader or standby.

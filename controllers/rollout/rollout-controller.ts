@@ -7,6 +7,7 @@ import {
 } from '../cache/fleet-cache.js';
 import { digest } from '../camera/names.js';
 import { workloadDigest, workloadId } from '../camera/render.js';
+import { pool } from '../apply/apply-set.js';
 import {
   Controller,
   controllerRef,
@@ -103,6 +104,7 @@ export class RolloutReconciler {
       if (inFlight(`${namespace}/${b.metadata.name}`)) busy++;
     }
     let budget = maxUnavailableCount(tenant?.spec.rollout?.maxUnavailable, total) - busy;
+    const due: { bundle: LiveBundle; revision: string; additive: boolean }[] = [];
     for (const bundle of bundles) {
       const key = `${namespace}/${bundle.metadata.name}`;
       const release = this.cache.releases.get(key);
@@ -115,8 +117,10 @@ export class RolloutReconciler {
         if (budget <= 0) continue;
         budget--;
       }
-      await this.release(bundle, revision, additive);
+      due.push({ bundle, revision, additive });
     }
+    // The budget was spent above; the writes themselves can go out side by side.
+    await pool(due, 16, (d) => this.release(d.bundle, d.revision, d.additive));
   }
 
   private async release(cached: LiveBundle, revision: string, additive: boolean): Promise<void> {
