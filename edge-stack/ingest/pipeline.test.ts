@@ -157,11 +157,11 @@ async function collect(queue: MemoryJobQueue, models: string[]) {
   return jobs;
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000) {
+async function until(what: string, check: () => boolean, timeoutMs = 20_000, everyMs = 200) {
   const end = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -373,6 +373,15 @@ describe('camera pipeline on a simulated RTSP camera', () => {
 
       const framesBefore = p.health().normalizer.frames;
       await until('more frames', () => p.health().normalizer.frames > framesBefore + 10);
+      // Cut the stream about a second into a 3 s window: the open segment then holds a few
+      // frames and is clearly short of its window (a cut just after a window's last frame
+      // leaves a complete segment, which is not partial).
+      await until(
+        'a second into a segment window',
+        () => Math.abs((Date.now() % 3000) - 1000) < 300,
+        5_000,
+        20,
+      );
       await sim.fault('dock', 'disconnect', 10);
       await until('partial segment', () => jobs.some((j) => j.metadata.partial), 20_000);
     } finally {

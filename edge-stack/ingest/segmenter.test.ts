@@ -125,6 +125,22 @@ describe('Segmenter', () => {
     expect(bytes[11 * FRAME]).toBe(19);
   });
 
+  it('calls a segment partial only when the stream stopped short of its window', async () => {
+    const whole = new FakeQueue();
+    const a = make([model('intrusion', 'MEDIUM')], whole);
+    // Frames 0..9 fill window 200 up to its last frame; the stream then ends before frame 10.
+    for (let i = 0; i < 10; i++) a.push(frame(i));
+    await a.flush();
+    expect(whole.jobs.map((j) => j.metadata)).toMatchObject([{ partial: false, duration: 5 }]);
+
+    const cut = new FakeQueue();
+    const b = make([model('intrusion', 'MEDIUM')], cut);
+    // One frame short of the window's end is a cut: 4 s of a 5 s window.
+    for (let i = 0; i < 8; i++) b.push(frame(i));
+    await b.flush();
+    expect(cut.jobs.map((j) => j.metadata)).toMatchObject([{ partial: true, duration: 4 }]);
+  });
+
   it('offers a micro-job per frame for CRITICAL and HIGH models, pointing into the segment', async () => {
     const q = new FakeQueue();
     const s = make([model('fire', 'CRITICAL', 2), model('crowd', 'MEDIUM')], q);
@@ -185,7 +201,8 @@ describe('Segmenter', () => {
     await s.flush();
     expect(q.jobs.map((j) => [j.jobId, j.segment.frameCount, j.metadata.partial])).toEqual([
       ['acme/lobby/segment/200/MEDIUM', 4, true],
-      ['acme/lobby/segment/200.1/MEDIUM', 5, true],
+      // The second part starts after the reconnect but runs to the window's end: not cut.
+      ['acme/lobby/segment/200.1/MEDIUM', 5, false],
     ]);
     expect(q.jobs[0]!.segment.uri).not.toBe(q.jobs[1]!.segment.uri);
   });

@@ -241,7 +241,7 @@ export class Segmenter {
     file.failed ??= e;
   }
 
-  private close(partial: boolean) {
+  private close(flushed: boolean) {
     const file = this.current!;
     this.current = undefined;
     file.closedAtMs = Date.now();
@@ -249,6 +249,12 @@ export class Segmenter {
     const models = this.opts.models();
     const overlapMs =
       file.frames.length > 0 ? Math.max(0, file.startMs - file.frames[0]!.wallMs) : 0;
+    // A stream that ends just after a window's last frame left a complete segment: only one
+    // cut more than a frame short of its window's end is partial.
+    const frameMs = models.length > 0 ? 1000 / Math.max(...models.map((m) => m.fps)) : 0;
+    const last = file.frames.at(-1);
+    const windowEndMs = file.startMs + this.opts.segmentSeconds * 1000;
+    const cut = flushed && (!last || last.wallMs + 1.5 * frameMs < windowEndMs);
     const written = file.writing;
     this.offers = this.offers.then(async () => {
       await written;
@@ -258,7 +264,7 @@ export class Segmenter {
             first: 0,
             count: file.frames.length,
             overlap: overlapMs / 1000,
-            partial,
+            partial: cut,
           });
       file.settled = true;
       await file.handle?.close().catch(() => undefined);
