@@ -30,6 +30,7 @@ import {
   KubeClient,
   pool,
   tenantNamespaces,
+  unpackPayload,
   VMS,
   type KubeObject,
   type LiveEdge,
@@ -152,7 +153,10 @@ function simulateAgents(client: KubeClient) {
           status: {
             appliedRevision: r.spec.revision,
             appliedWorkloads: r.spec.workloads,
-            appliedObjects: r.spec.objects.length,
+            appliedObjects: r.spec.payloads.reduce(
+              (n, p) => n + [...unpackPayload(p).values()].reduce((m, o) => m + o.length, 0),
+              0,
+            ),
           },
         },
         { fieldManager: AGENT_MANAGER, force: true, subresource: 'status' },
@@ -301,7 +305,14 @@ async function main() {
       {
         // --expose-gc only to measure the live heap at the end (the figure next to peak RSS).
         // and the heap cap the controllers' Deployment sets (vmsctl install).
-        execArgv: ['--expose-gc', `--max-old-space-size=${CONTROLLERS_HEAP_MB}`],
+        execArgv: [
+          '--expose-gc',
+          `--max-old-space-size=${CONTROLLERS_HEAP_MB}`,
+          // BENCH_CPU_PROF=dir writes a V8 CPU profile of the controllers there.
+          ...(process.env['BENCH_CPU_PROF']
+            ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`]
+            : []),
+        ],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
     );

@@ -165,8 +165,8 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
     expect(deployments.items.map((d) => d.metadata.name)).toEqual(
       expect.arrayContaining(onEdge.map((c) => `ingest-${c.metadata.name}`)),
     );
-    // The model workers are the aimodel controller's share of the bundle: a separate
-    // (additive) release that may reach the edge just after the cameras' one.
+    // The model workers are the aimodel controller's share of the bundle; the rollout waits
+    // for it (up to 15 s), so they normally come with the cameras' release, at worst just after.
     const edgeClient = edge.client();
     const pcs = await waitFor('PriorityClasses and model workers on the edge', async () => {
       const list = await edgeClient.list(CORE.PriorityClass, {
@@ -185,6 +185,38 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
       'vmsctl-standard',
     ]);
   }, 180_000);
+
+  it('a release whose payload cannot be read is reported as failed and nothing is pruned', async () => {
+    const cams = (await admin.list(VMS['Camera']!, { namespace: 'acme' })).items;
+    const edgeName = (cams[0]!.status as { edgeServer: string }).edgeServer;
+    const ref = { namespace: 'acme', name: edgeName };
+    const deployments = async () =>
+      (await edge.client().list(CORE.Deployment, { namespace: 'acme' })).items
+        .map((d) => d.metadata.name)
+        .sort();
+    const running = await deployments();
+    expect(running.length).toBeGreaterThan(0);
+    const release = await admin.get(VMS['EdgeRelease']!, ref);
+    const payloads = (release!.spec as { payloads: { name: string; content: string }[] }).payloads;
+    await admin.mergePatch(VMS['EdgeRelease']!, ref, {
+      spec: { payloads: payloads.map((p) => ({ ...p, content: `${p.content.slice(0, 40)}…` })) },
+    });
+    const failed = await waitFor('release ApplyFailed', async () => {
+      const r = await admin.get(VMS['EdgeRelease']!, ref);
+      return cond(r, 'Ready')?.reason === 'ApplyFailed' && r;
+    });
+    expect(cond(failed, 'Ready')?.message).toMatch(
+      /payload\/camera: payload "camera" is not gzip\+base64 JSON/,
+    );
+    expect(await deployments()).toEqual(running);
+    // Put it back: the agent applies it again and reports success.
+    await admin.mergePatch(VMS['EdgeRelease']!, ref, { spec: { payloads } });
+    await waitFor('release Applied again', async () => {
+      const r = await admin.get(VMS['EdgeRelease']!, ref);
+      return cond(r, 'Ready')?.reason === 'Applied';
+    });
+    expect(await deployments()).toEqual(running);
+  }, 120_000);
 
   it('an invalid commit changes nothing and says why with file and line', async () => {
     const file = path.join(repo, 'tenants/acme/sites/hq/cameras.yaml');

@@ -4,7 +4,7 @@ import {
   type LiveEdge,
   type LiveModel,
 } from '../cache/fleet-cache.js';
-import { ownedEntriesEqual } from '../camera/camera-controller.js';
+import { applyBundleShare, MODEL_SHARE, ownedEntriesEqual } from '../camera/bundle-share.js';
 import { childName } from '../camera/names.js';
 import {
   EDGE_IMAGE,
@@ -17,7 +17,6 @@ import {
 import {
   applyStatusIfChanged,
   Controller,
-  controllerRef,
   keyOf,
   mergeConditions,
   outcome,
@@ -27,6 +26,11 @@ import {
 } from '../runtime/index.js';
 
 export const AIMODEL_MANAGER = 'vmsctl-aimodel';
+
+/** Label on the EdgeBundles of the edges that run a model. */
+export function modelLabel(model: string): string {
+  return `model.vmsctl.io/${model}`;
+}
 
 /**
  * An inference Deployment for one model on one edge. GPU models ask for `nvidia.com/gpu`
@@ -136,30 +140,25 @@ export class AIModelReconciler {
     }
     if (workloads.length > 0) workloads.unshift(priorityClassesWorkload());
     const bundle = this.cache.bundles.get(key);
-    if (bundle && ownedEntriesEqual(bundle, workloads, 'model-')) return;
-    await this.mgr.client.apply(
-      VMS['EdgeBundle']!,
-      {
-        metadata: {
-          name: edge.metadata.name,
-          namespace: edge.metadata.namespace,
-          ownerReferences: [controllerRef(VMS['EdgeServer']!, edge)],
-        },
-        spec: { edgeServer: edge.metadata.name, workloads },
-      },
-      { fieldManager: AIMODEL_MANAGER, force: true },
+    // No share at all yet and nothing to run: nothing to write.
+    if (!bundle?.spec.payloads?.some((p) => p.name === MODEL_SHARE) && workloads.length === 0)
+      return;
+    if (bundle && ownedEntriesEqual(bundle, workloads, MODEL_SHARE)) return;
+    // Labelled per model so `kubectl get edgebundles -l model.vmsctl.io/<name>` lists its edges.
+    const labels = Object.fromEntries(
+      workloads
+        .filter((w) => w.source.startsWith('AIModel/'))
+        .map((w) => [modelLabel(w.source.slice(8)), 'true']),
     );
+    await applyBundleShare(this.mgr, edge, MODEL_SHARE, workloads, AIMODEL_MANAGER, labels);
   }
 
   /** AIModel status: which edge servers run it. */
   private async modelStatus(name: string): Promise<void> {
     const model = this.cache.models.get(name);
     if (!model) return;
-    const edges = new Set<string>();
-    for (const b of this.cache.bundles.list()) {
-      if (b.spec.workloads?.some((w) => w.source === `AIModel/${name}`)) edges.add(keyOf(b));
-    }
-    const list = [...edges].sort();
+    // A count, not the list: at 800 edges the list made every status write ~30 KB.
+    const count = this.cache.bundles.countByIndex('source', `AIModel/${name}`);
     await applyStatusIfChanged(
       this.mgr.client,
       VMS['AIModel']!,
@@ -170,14 +169,12 @@ export class AIModelReconciler {
           model.status?.conditions,
           outcome(
             true,
-            list.length ? 'InUse' : 'Unused',
-            list.length
-              ? `rendered for ${list.length} edge server(s)`
-              : 'no camera runs this model',
+            count ? 'InUse' : 'Unused',
+            count ? `rendered for ${count} edge server(s)` : 'no camera runs this model',
           ),
           model.metadata.generation,
         ),
-        edgeServers: list,
+        edgeServerCount: count,
       },
       AIMODEL_MANAGER,
     );
@@ -191,7 +188,7 @@ export function setupAIModelController(
 ): Controller {
   const cache = fleetCache(mgr);
   const controller = new Controller(
-    { name: 'aimodel', workers: options.workers ?? 4, log: mgr.log },
+    { name: 'aimodel', workers: options.workers ?? 4, log: mgr.log, barrier: mgr.barrier },
     new AIModelReconciler(mgr),
   );
   controller.watch(cache.edges, undefined, specOrMetaChanged);
@@ -200,15 +197,17 @@ export function setupAIModelController(
     (m) => [`model:${m.metadata.name}`, ...cache.edges.list().map((e) => keyOf(e))],
     specOrMetaChanged,
   );
+  // Bundles change in bursts (a commit, an edge's rollout): render once per burst, and count
+  // a model's edges less often still (its status lists them: hundreds of names).
+  controller.watch(cache.bundles, (b) => [keyOf(b)], specOrMetaChanged, 1_000);
   controller.watch(
     cache.bundles,
-    (b) => [
-      keyOf(b),
-      ...(b.spec.workloads ?? [])
+    (b) =>
+      (b.spec.workloads ?? [])
         .filter((w) => w.source.startsWith('AIModel/'))
         .map((w) => `model:${w.source.slice(8)}`),
-    ],
     specOrMetaChanged,
+    5_000,
   );
   mgr.add(controller);
   return controller;

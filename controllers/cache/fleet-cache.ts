@@ -8,7 +8,6 @@ import type {
   Site,
   Tenant,
 } from '../../resources/index.js';
-import { workloadDigest } from '../camera/render.js';
 import { CORE, VMS, type Informer, type KubeObject, type Manager } from '../runtime/index.js';
 
 type Live<T> = T & KubeObject & { metadata: KubeObject['metadata'] };
@@ -70,26 +69,16 @@ export function slimManagedFields<T extends KubeObject>(obj: T): T {
   };
 }
 
-/** Bundles with each workload's objects replaced by their digest (see workloadDigest). */
-function slimBundle(b: Live<EdgeBundle>): Live<EdgeBundle> {
-  const slim = slimManagedFields(b);
-  return {
-    ...slim,
-    spec: {
-      ...slim.spec,
-      workloads: slim.spec.workloads?.map((w) => ({
-        ...w,
-        digest: workloadDigest(w as never),
-        objects: [],
-      })),
-    },
-  };
-}
-
-/** Releases without their objects: the cloud controllers read revisions and workload ids only. */
+/**
+ * Releases without their payloads: the cloud controllers read revisions and workload ids.
+ * Bundles keep theirs (a few kilobytes compressed): the rollout releases from the cache.
+ */
 function slimRelease(r: Live<EdgeRelease>): Live<EdgeRelease> {
   const slim = slimManagedFields(r);
-  return { ...slim, spec: { ...slim.spec, objects: [] } };
+  return {
+    ...slim,
+    spec: { ...slim.spec, payloads: slim.spec.payloads?.map((p) => ({ ...p, content: '' })) },
+  };
 }
 
 /** The manager's fleet informers (created once per manager). */
@@ -104,7 +93,9 @@ export function fleetCache(mgr: Manager): FleetCache {
   const models = mgr.informer<Live<AIModel>>(VMS['AIModel']!, { transform: slimManagedFields });
   const cameras = mgr.informer<Live<Camera>>(VMS['Camera']!, { transform: slimManagedFields });
   const fleetSyncs = mgr.informer<Live<FleetSync>>(VMS['FleetSync']!);
-  const bundles = mgr.informer<Live<EdgeBundle>>(VMS['EdgeBundle']!, { transform: slimBundle });
+  const bundles = mgr.informer<Live<EdgeBundle>>(VMS['EdgeBundle']!, {
+    transform: slimManagedFields,
+  });
   const releases = mgr.informer<Live<EdgeRelease>>(VMS['EdgeRelease']!, {
     transform: slimRelease,
   });
@@ -118,9 +109,6 @@ export function fleetCache(mgr: Manager): FleetCache {
   cameras.addIndex('site', (c) => [`${c.metadata.namespace}/${c.spec.site}`]);
   cameras.addIndex('pinned', (c) =>
     c.spec.edgeServer ? [`${c.metadata.namespace}/${c.spec.edgeServer}`] : [],
-  );
-  cameras.addIndex('placed', (c) =>
-    c.status?.edgeServer ? [`${c.metadata.namespace}/${c.status.edgeServer}`] : [],
   );
   bundles.addIndex('namespace', (b) => [b.metadata.namespace!]);
   bundles.addIndex('source', (b) => (b.spec.workloads ?? []).map((w) => w.source));

@@ -1,5 +1,5 @@
-import { isDeepStrictEqual } from 'node:util';
 import {
+  edgeCapacity,
   parseResolution,
   parseResolutionClass,
   type EffectiveConfig,
@@ -7,14 +7,12 @@ import {
 import {
   fleetCache,
   type FleetCache,
-  type LiveBundle,
   type LiveCamera,
   type LiveEdge,
 } from '../cache/fleet-cache.js';
 import {
   applyStatusIfChanged,
   Controller,
-  controllerRef,
   findCondition,
   isReady,
   keyOf,
@@ -22,20 +20,29 @@ import {
   specOrMetaChanged,
   VMS,
   type ConditionInput,
-  type KubeObject,
   type Manager,
   type ReconcileResult,
 } from '../runtime/index.js';
 import { placeSite, placementSite, type SitePlacement } from './placement.js';
-import { renderCameraWorkload, workloadDigest, workloadId, type Workload } from './render.js';
+import { applyBundleShare, CAMERA_SHARE, hasOwner, ownedEntriesEqual } from './bundle-share.js';
+import { textDigest } from './names.js';
+import {
+  EDGE_IMAGE,
+  knownDigest,
+  renderCameraWorkload,
+  workloadDigest,
+  workloadId,
+  type Workload,
+} from './render.js';
 
 export const CAMERA_MANAGER = 'vmsctl-camera';
 /**
- * A new camera's first status is held back this long while it is only waiting for its edge
- * to apply it: most cameras go straight to Ready, and 6,000 of them then cost one status
- * write each instead of two. One still waiting when the window ends gets its status then.
+ * A new camera's first status is held back this long (from when it was first rendered into
+ * a bundle) while it is only waiting for its edge to apply it: most cameras go straight to
+ * Ready, and 6,000 of them then cost one status write each instead of two. One still
+ * waiting when the window ends gets its status then.
  */
-export const SETTLE_MS = 10_000;
+export const SETTLE_MS = 30_000;
 const DEFERRED = Symbol('deferred');
 
 export interface CameraControllerOptions {
@@ -78,11 +85,21 @@ export function activeModels(
  */
 export class CameraReconciler {
   private readonly cache: FleetCache;
+  /** Digest of the last workload rendered for each camera (by uid) and of its inputs. */
+  private readonly rendered = new Map<string, { inputs: string; digest: string }>();
+  /** When each camera (by uid) without a status was first found waiting for its rollout. */
+  private readonly pendingSince = new Map<string, number>();
   constructor(
     private readonly mgr: Manager,
     private readonly options: CameraControllerOptions = {},
   ) {
     this.cache = fleetCache(mgr);
+    this.cache.cameras.on({
+      delete: (c) => {
+        this.pendingSince.delete(c.metadata.uid ?? '');
+        this.rendered.delete(c.metadata.uid ?? '');
+      },
+    });
   }
 
   async reconcile(siteKey: string): Promise<ReconcileResult | void> {
@@ -99,7 +116,7 @@ export class CameraReconciler {
         : { active: [], dropped: [] };
       let workload: Workload | undefined;
       if (edgeName && config) {
-        workload = renderCameraWorkload(camera, config, p.demands.get(name), models.active);
+        workload = this.render(camera, config, p, edgeName, models.active);
         workloads.get(edgeName)?.push(workload);
       }
       writes.push(this.writeCameraStatus(camera, p, edgeName, models, workload));
@@ -109,6 +126,33 @@ export class CameraReconciler {
     const results = await Promise.all(writes);
     // Cameras whose first status was held back get one written when the window ends.
     if (results.includes(DEFERRED)) return { requeueAfterMs: SETTLE_MS };
+  }
+
+  /**
+   * The camera's workload. Its digest is computed again only when what it is rendered from
+   * changed: a site is reconciled on every report from its edges, and hashing every camera's
+   * objects each time was most of the controller's work.
+   */
+  private render(
+    camera: LiveCamera,
+    config: EffectiveConfig,
+    p: SitePlacement,
+    edgeName: string,
+    models: string[],
+  ): Workload {
+    const edge = p.edges.find((e) => e.metadata.name === edgeName);
+    const capacity = edge && edgeCapacity(edge as never);
+    const demand = p.demands.get(camera.metadata.name);
+    // The spec is all of the camera a render reads; its generation says when it changed.
+    const inputs = textDigest(
+      JSON.stringify([camera.metadata.generation, config, demand, models, capacity, EDGE_IMAGE]),
+    );
+    const uid = camera.metadata.uid ?? '';
+    const memo = this.rendered.get(uid);
+    const workload = renderCameraWorkload(camera, config, demand, models, capacity);
+    if (memo?.inputs === inputs) return knownDigest(workload, memo.digest);
+    this.rendered.set(uid, { inputs, digest: workloadDigest(workload) });
+    return workload;
   }
 
   private async writeCameraStatus(
@@ -219,56 +263,27 @@ export class CameraReconciler {
       edgeServer: edgeName,
       activeModels: models.active,
     };
-    const age = Date.now() - Date.parse(camera.metadata.creationTimestamp ?? '');
-    if (ready.reason === 'RolloutPending' && !camera.status?.conditions && age < SETTLE_MS) {
-      return DEFERRED;
+    const uid = camera.metadata.uid ?? '';
+    // Held too: an edge the edgeserver controller has not judged yet (it is about to).
+    const edge = edgeName ? this.cache.edges.get(`${ns}/${edgeName}`) : undefined;
+    const unjudged =
+      ready.reason === 'EdgeNotReady' && !findCondition(edge?.status?.conditions, 'Ready');
+    if ((ready.reason === 'RolloutPending' || unjudged) && !camera.status?.conditions) {
+      const since = this.pendingSince.get(uid) ?? Date.now();
+      this.pendingSince.set(uid, since);
+      if (Date.now() - since < SETTLE_MS) return DEFERRED;
     }
+    this.pendingSince.delete(uid);
     await applyStatusIfChanged(this.mgr.client, VMS['Camera']!, camera, status, CAMERA_MANAGER);
   }
 
   /** Applies this controller's share of an edge's bundle (the camera workloads) if it changed. */
   private async applyBundle(edge: LiveEdge, workloads: Workload[]): Promise<void> {
-    const ns = edge.metadata.namespace!;
-    const bundle = this.cache.bundles.get(`${ns}/${edge.metadata.name}`);
-    workloads.sort((a, b) => (a.name < b.name ? -1 : 1));
-    if (bundle && ownedEntriesEqual(bundle, workloads, 'camera-') && hasOwner(bundle, edge)) return;
-    await this.mgr.client.apply(
-      VMS['EdgeBundle']!,
-      {
-        metadata: {
-          name: edge.metadata.name,
-          namespace: ns,
-          ownerReferences: [controllerRef(VMS['EdgeServer']!, edge)],
-        },
-        spec: { edgeServer: edge.metadata.name, workloads },
-      },
-      { fieldManager: CAMERA_MANAGER, force: true },
-    );
+    const bundle = this.cache.bundles.get(keyOf(edge));
+    if (bundle && ownedEntriesEqual(bundle, workloads, CAMERA_SHARE) && hasOwner(bundle, edge))
+      return;
+    await applyBundleShare(this.mgr, edge, CAMERA_SHARE, workloads, CAMERA_MANAGER);
   }
-}
-
-/** Whether a bundle's entries with this prefix are exactly `entries`. */
-export function ownedEntriesEqual(
-  bundle: LiveBundle,
-  entries: Workload[],
-  prefix: string,
-): boolean {
-  const current = (bundle.spec.workloads ?? []).filter((w) => w.name.startsWith(prefix));
-  if (current.length !== entries.length) return false;
-  const byName = new Map(current.map((w) => [w.name, w]));
-  return entries.every((e) => {
-    const c = byName.get(e.name);
-    return (
-      !!c &&
-      c.source === e.source &&
-      isDeepStrictEqual(c.models ?? [], e.models ?? []) &&
-      (c as { digest?: string }).digest === workloadDigest(e)
-    );
-  });
-}
-
-function hasOwner(obj: KubeObject, owner: KubeObject): boolean {
-  return !!obj.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid);
 }
 
 /** Wires the camera controller into a manager. */
@@ -278,7 +293,7 @@ export function setupCameraController(
 ): Controller {
   const cache = fleetCache(mgr);
   const controller = new Controller(
-    { name: 'camera', workers: options.workers ?? 4, log: mgr.log },
+    { name: 'camera', workers: options.workers ?? 4, log: mgr.log, barrier: mgr.barrier },
     new CameraReconciler(mgr, options),
   );
   const sitesOfNamespace = (ns: string) =>
@@ -308,14 +323,26 @@ export function setupCameraController(
   controller.watch(
     cache.edges,
     (e) => [`${e.metadata.namespace}/${e.spec.site}`],
-    (a, b) => specOrMetaChanged(a, b) || isReady(a) !== isReady(b),
+    // Also when an edge is judged for the first time: its cameras' first status waits for it.
+    (a, b) =>
+      specOrMetaChanged(a, b) ||
+      isReady(a) !== isReady(b) ||
+      !findCondition(a.status?.conditions, 'Ready') !==
+        !findCondition(b.status?.conditions, 'Ready'),
   );
   controller.watch(cache.tenants, (t) => sitesOfNamespace(t.metadata.name), specOrMetaChanged);
   controller.watch(cache.models, () => cache.sites.list().map((s) => keyOf(s)), specOrMetaChanged);
-  controller.watch(cache.releases, (r) => {
-    const edge = cache.edges.get(`${r.metadata.namespace}/${r.spec.edgeServer}`);
-    return edge ? [`${r.metadata.namespace}/${edge.spec.site}`] : [];
-  });
+  // An edge reporting what it applied is what turns cameras Ready: that visit goes first.
+  controller.watch(
+    cache.releases,
+    (r) => {
+      const edge = cache.edges.get(`${r.metadata.namespace}/${r.spec.edgeServer}`);
+      return edge ? [`${r.metadata.namespace}/${edge.spec.site}`] : [];
+    },
+    undefined,
+    0,
+    true,
+  );
   controller.watch(
     cache.bundles,
     (b) => {

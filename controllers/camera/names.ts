@@ -13,3 +13,8 @@ export function childName(prefix: string, name: string): string {
 export function digest(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 12);
 }
+
+/** Digest of a text as it is (a rendered file: it changes exactly when the file does). */
+export function textDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+}

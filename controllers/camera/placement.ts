@@ -13,7 +13,7 @@ import {
   type LoadedResource,
 } from '../../resources/index.js';
 import type { FleetCache, LiveCamera, LiveEdge } from '../cache/fleet-cache.js';
-import { allocateLicense, type LicenseAllocation } from './license.js';
+import { tenantLicense, type LicenseAllocation } from './license.js';
 
 /** The outcome of placing one site's cameras. */
 export interface SitePlacement {
@@ -59,7 +59,7 @@ export function placementSite(cache: FleetCache, camera: LiveCamera): string {
 export function placeSite(cache: FleetCache, siteKey: string, now: Date): SitePlacement {
   const [namespace, site] = siteKey.split('/') as [string, string];
   const tenant = cache.tenants.get(namespace);
-  const license = allocateLicense(tenant, cache.cameras.byIndex('namespace', namespace), now);
+  const license = tenantLicense(cache, namespace, now);
   const edges = cache.edges.byIndex('site', siteKey).filter((e) => !e.metadata.deletionTimestamp);
   const cameras = new Map<string, LiveCamera>();
   for (const c of cache.cameras.byIndex('site', siteKey)) {

@@ -1,6 +1,11 @@
-import type { CameraDemand, EffectiveConfig } from '../../resources/index.js';
+import {
+  cpuOn,
+  type CameraDemand,
+  type EdgeCapacity,
+  type EffectiveConfig,
+} from '../../resources/index.js';
 import type { LiveCamera } from '../cache/fleet-cache.js';
-import { childName, digest } from './names.js';
+import { childName, digest, textDigest } from './names.js';
 
 /** Image of the edge workloads; the controllers render the version they were built with. */
 export const EDGE_IMAGE = process.env['VMSCTL_EDGE_IMAGE'] ?? 'ghcr.io/vmsctl/vmsctl:0.1.0';
@@ -13,7 +18,27 @@ export interface Workload {
   source: string;
   /** For a camera workload: the models it feeds, so the aimodel controller reads the bundle. */
   models?: string[];
+  /** For a camera workload: what it uses of its edge, summed into the edge's capacityUsed. */
+  usage?: WorkloadUsage;
   objects: Record<string, unknown>[];
+}
+
+export interface WorkloadUsage {
+  cpuCores: number;
+  memoryBytes: number;
+  gpus: number;
+  storageBytes: number;
+}
+
+/** A camera's share of its edge, as the capacity model counts it (GPU offload included). */
+export function cameraUsage(demand: CameraDemand, edge: EdgeCapacity): WorkloadUsage {
+  const round = (n: number) => Math.round(n * 1e4) / 1e4;
+  return {
+    cpuCores: round(cpuOn(demand, edge)),
+    memoryBytes: Math.round(demand.memoryBytes),
+    gpus: edge.gpus > 0 ? round(demand.inferenceGpu) : 0,
+    storageBytes: Math.round(demand.storageBytes),
+  };
 }
 
 /** `name@digest`, how releases list what they carry. */
@@ -26,7 +51,22 @@ export function workloadId(w: Workload): string {
  * rendered objects, which the controllers never read, only compare.
  */
 export function workloadDigest(w: Workload & { digest?: string }): string {
-  return w.digest ?? digest(w.objects);
+  if (w.digest) return w.digest;
+  let d = digests.get(w);
+  if (d === undefined) {
+    d = digest(w.objects);
+    digests.set(w, d);
+  }
+  return d;
+}
+
+// Rendered workloads are not changed after rendering, so each is hashed once.
+const digests = new WeakMap<Workload, string>();
+
+/** Records a digest already known for a freshly rendered workload (same inputs as before). */
+export function knownDigest(w: Workload, d: string): Workload {
+  digests.set(w, d);
+  return w;
 }
 
 function millicores(cores: number): string {
@@ -47,6 +87,7 @@ export function renderCameraWorkload(
   config: EffectiveConfig,
   demand: CameraDemand | undefined,
   activeModels: string[],
+  edge?: EdgeCapacity,
 ): Workload {
   const ns = camera.metadata.namespace!;
   const name = childName('camera', camera.metadata.name);
@@ -63,11 +104,12 @@ export function renderCameraWorkload(
     effective: config,
     activeModels,
   };
+  const cameraJson = JSON.stringify(cameraDoc);
   const configMap = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: childName('ingest', camera.metadata.name), namespace: ns, labels },
-    data: { 'camera.json': JSON.stringify(cameraDoc) },
+    data: { 'camera.json': cameraJson },
   };
   const volumes: Record<string, unknown>[] = [
     { name: 'config', configMap: { name: configMap.metadata.name } },
@@ -95,7 +137,7 @@ export function renderCameraWorkload(
       strategy: { type: 'Recreate' },
       selector: { matchLabels: { 'vmsctl.io/camera': camera.metadata.name } },
       template: {
-        metadata: { labels, annotations: { 'vmsctl.io/config-digest': digest(cameraDoc) } },
+        metadata: { labels, annotations: { 'vmsctl.io/config-digest': textDigest(cameraJson) } },
         spec: {
           priorityClassName: priorityClassName(highestPriority(config, activeModels)),
           containers: [
@@ -129,6 +171,7 @@ export function renderCameraWorkload(
     name,
     source: `Camera/${ns}/${camera.metadata.name}`,
     models: activeModels,
+    ...(demand && edge ? { usage: cameraUsage(demand, edge) } : {}),
     objects: [configMap, deployment],
   };
 }

@@ -1,6 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { EdgeCredentials } from '../edgeserver/registration.js';
 import type { LiveRelease } from '../cache/fleet-cache.js';
+import { unpackPayload } from '../apply/payload.js';
 import {
   Controller,
   CORE,
@@ -142,7 +143,9 @@ export class EdgeAgent {
         force: true,
       },
     );
-    for (const raw of release.spec.objects as KubeObject[]) {
+    let objects = 0;
+    for (const raw of this.releasedObjects(release, failed)) {
+      objects++;
       const type = typeOf(raw);
       const id = `${raw.kind}/${raw.metadata?.namespace ? `${raw.metadata.namespace}/` : ''}${raw.metadata?.name}`;
       if (!type) {
@@ -210,7 +213,7 @@ export class EdgeAgent {
                 appliedRevision: release.status?.appliedRevision,
                 appliedWorkloads: release.status?.appliedWorkloads,
               }),
-          appliedObjects: release.spec.objects.length - failed.length,
+          appliedObjects: objects - failed.length,
           failedObjects: failed,
           lastAppliedTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
         },
@@ -219,6 +222,32 @@ export class EdgeAgent {
     );
     if (ok) await this.heartbeat();
     if (!ok) throw new Error(`release ${release.spec.revision}: ${failed.length} object(s) failed`);
+  }
+
+  /**
+   * The objects of every workload the release lists, from its payloads. A payload that cannot
+   * be read, or a workload missing from them, is reported as failed (and nothing is pruned).
+   */
+  private releasedObjects(
+    release: LiveRelease,
+    failed: { id: string; message: string }[],
+  ): KubeObject[] {
+    const byWorkload = new Map<string, Record<string, unknown>[]>();
+    for (const p of release.spec.payloads ?? []) {
+      try {
+        for (const [name, objs] of unpackPayload(p)) byWorkload.set(name, objs);
+      } catch (err) {
+        failed.push({ id: `payload/${p.name}`, message: (err as Error).message });
+      }
+    }
+    const out: KubeObject[] = [];
+    for (const id of release.spec.workloads) {
+      const name = id.slice(0, id.lastIndexOf('@'));
+      const objs = byWorkload.get(name);
+      if (objs) out.push(...(objs as KubeObject[]));
+      else failed.push({ id: `workload/${name}`, message: 'not in any payload of the release' });
+    }
+    return out;
   }
 
   async stop(): Promise<void> {

@@ -1,10 +1,10 @@
 import { fleetCache, type FleetCache, type LiveEdge } from '../cache/fleet-cache.js';
 import { EDGE_AGENT_LABEL } from './registration.js';
-import { placeSite } from '../camera/placement.js';
 import {
   applyStatusIfChanged,
   Controller,
   CORE,
+  keyOf,
   mergeConditions,
   outcome,
   specOrMetaChanged,
@@ -13,9 +13,10 @@ import {
   type Manager,
   type ReconcileResult,
 } from '../runtime/index.js';
-import { cpuOn, edgeCapacity } from '../../resources/index.js';
 
 export const EDGESERVER_MANAGER = 'vmsctl-edgeserver';
+/** Longest a new edge's first status waits for its bundle (see firstStatusWait). */
+export const FIRST_STATUS_WAIT_MS = 30_000;
 /** Heartbeat grace when the EdgeServer does not set one. */
 export const DEFAULT_HEARTBEAT_GRACE_S = 90;
 
@@ -33,17 +34,22 @@ export interface EdgeServerControllerOptions {
 export class EdgeServerReconciler {
   private readonly cache: FleetCache;
   private readonly agents;
+  /** Since when each new edge's first status has been held (see firstStatusWait). */
+  private readonly heldSince = new Map<string, number>();
   constructor(
     private readonly mgr: Manager,
     private readonly options: EdgeServerControllerOptions = {},
   ) {
     this.cache = fleetCache(mgr);
     this.agents = agentAccounts(mgr);
+    this.cache.edges.on({ delete: (e) => this.heldSince.delete(keyOf(e)) });
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const edge = this.cache.edges.get(key);
     if (!edge || edge.metadata.deletionTimestamp) return;
+    const wait = this.firstStatusWait(edge);
+    if (wait > 0) return { requeueAfterMs: wait };
     const now = this.options.now?.() ?? new Date();
     const graceMs =
       (edge.spec.registration?.heartbeatGraceSeconds ?? DEFAULT_HEARTBEAT_GRACE_S) * 1000;
@@ -114,32 +120,41 @@ export class EdgeServerReconciler {
     return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
   }
 
+  /**
+   * How long to hold a new edge's first status (0: write it). Until the camera controller has
+   * rendered the edge's bundle its capacity is unknown, and a first status written now would
+   * be rewritten a moment later: at 800 edges, 800 writes. Held at most FIRST_STATUS_WAIT_MS.
+   */
+  private firstStatusWait(edge: LiveEdge): number {
+    const key = keyOf(edge);
+    const siteHasCameras =
+      this.cache.cameras.countByIndex('site', `${edge.metadata.namespace}/${edge.spec.site}`) > 0;
+    if (edge.status?.conditions || this.cache.bundles.get(key) || !siteHasCameras) {
+      this.heldSince.delete(key);
+      return 0;
+    }
+    const since = this.heldSince.get(key) ?? Date.now();
+    this.heldSince.set(key, since);
+    return Math.max(0, since + FIRST_STATUS_WAIT_MS - Date.now());
+  }
+
+  /**
+   * What the cameras rendered into the edge's bundle use of it: the camera controller
+   * publishes each camera's share with its workload, so a heartbeat never re-runs placement.
+   */
   private capacityUsed(edge: LiveEdge) {
-    const placed = this.cache.cameras.byIndex(
-      'placed',
-      `${edge.metadata.namespace}/${edge.metadata.name}`,
-    );
-    if (placed.length === 0)
-      return { cpuCores: 0, memoryBytes: 0, gpus: 0, storageBytes: 0, cameras: 0 };
-    const p = placeSite(
-      this.cache,
-      `${edge.metadata.namespace}/${edge.spec.site}`,
-      this.options.now?.() ?? new Date(),
-    );
-    const cap = edgeCapacity(edge as never);
     let cpu = 0;
     let mem = 0;
     let gpu = 0;
     let storage = 0;
     let cameras = 0;
-    for (const c of placed) {
-      const d = p.demands.get(c.metadata.name);
-      if (!d) continue;
+    for (const w of this.cache.bundles.get(keyOf(edge))?.spec.workloads ?? []) {
+      if (!w.source.startsWith('Camera/') || !w.usage) continue;
       cameras++;
-      cpu += cpuOn(d, cap);
-      mem += d.memoryBytes;
-      storage += d.storageBytes;
-      gpu += cap.gpus > 0 ? d.inferenceGpu : 0;
+      cpu += w.usage.cpuCores;
+      mem += w.usage.memoryBytes;
+      gpu += w.usage.gpus;
+      storage += w.usage.storageBytes;
     }
     const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
     return {
@@ -169,7 +184,7 @@ export function setupEdgeServerController(
 ): Controller {
   const cache = fleetCache(mgr);
   const controller = new Controller(
-    { name: 'edgeserver', workers: options.workers ?? 4, log: mgr.log },
+    { name: 'edgeserver', workers: options.workers ?? 4, log: mgr.log, barrier: mgr.barrier },
     new EdgeServerReconciler(mgr, options),
   );
   controller.watch(
@@ -178,12 +193,8 @@ export function setupEdgeServerController(
     (a, b) =>
       specOrMetaChanged(a, b) || a.status?.lastHeartbeatTime !== b.status?.lastHeartbeatTime,
   );
-  controller.watch(
-    cache.cameras,
-    (c) => (c.status?.edgeServer ? [`${c.metadata.namespace}/${c.status.edgeServer}`] : []),
-    undefined,
-    2_000,
-  );
+  // A bundle is named for its edge server.
+  controller.watch(cache.bundles, undefined, specOrMetaChanged, 2_000);
   controller.watch(agentAccounts(mgr), (sa) => [
     `${sa.metadata.namespace}/${sa.metadata.labels?.[EDGE_AGENT_LABEL]}`,
   ]);

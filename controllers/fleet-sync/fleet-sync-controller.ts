@@ -157,19 +157,30 @@ export class FleetSyncReconciler {
         fs.status?.conditions?.filter((c) => c.type === 'Ready'),
       );
     }
-    const outcomes = await applyObjects(this.client, [...namespaces, ...objects], {
-      fieldManager: FLEET_SYNC_MANAGER,
-      source,
-      live: (id, type) => this.live(id, type.kind),
-      concurrency: 24,
-    });
-    this.lastOutcomes.set(name, outcomes);
-    const failed = outcomes.filter((o) => o.action === 'failed');
     const desiredInventory: InventoryEntry[] = objects
       .map((o) => ({ id: objectId(o), v: o.apiVersion! }))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const previous = fs.status?.inventory?.entries ?? [];
-
+    // The controllers downstream see the revision whole (applied and pruned) instead of
+    // object by object.
+    const release = this.mgr.barrier.hold(`fleetsync/${name}`);
+    let outcomes: ApplyOutcome[];
+    let pruned = 0;
+    try {
+      outcomes = await applyObjects(this.client, [...namespaces, ...objects], {
+        fieldManager: FLEET_SYNC_MANAGER,
+        source,
+        live: (id, type) => this.live(id, type.kind),
+        concurrency: 24,
+      });
+      // Never prune after a partial apply: what failed may still be what replaces it.
+      if (!outcomes.some((o) => o.action === 'failed') && fs.spec.prune !== false)
+        pruned = await this.prune(previous, desiredInventory, source);
+    } finally {
+      release();
+    }
+    this.lastOutcomes.set(name, outcomes);
+    const failed = outcomes.filter((o) => o.action === 'failed');
     if (failed.length > 0) {
       // Keep everything we may own in the inventory so a later prune still finds it.
       status.inventory = { entries: union(previous, desiredInventory) };
@@ -189,8 +200,6 @@ export class FleetSyncReconciler {
       return { requeueAfterMs: Math.min(intervalMs, 30_000) };
     }
 
-    const pruned =
-      fs.spec.prune === false ? 0 : await this.prune(previous, desiredInventory, source);
     const counts = { created: 0, configured: 0, unchanged: 0 };
     for (const o of outcomes)
       if (o.action !== 'failed' && !o.id.startsWith('Namespace/')) counts[o.action]++;

@@ -16,6 +16,7 @@ import {
   specOrMetaChanged,
   VMS,
   type Manager,
+  type ReconcileResult,
 } from '../runtime/index.js';
 
 export const ROLLOUT_MANAGER = 'vmsctl-rollout';
@@ -44,6 +45,9 @@ export function maxUnavailableCount(value: string | undefined, total: number): n
   return Math.max(1, Number.isFinite(n) ? n : 1);
 }
 
+/** Longest a bundle is held for its model share (see RolloutReconciler.waitForModels). */
+export const MODEL_SHARE_WAIT_MS = 15_000;
+
 /** Annotation on an EdgeRelease: whether it only adds workloads or changes running ones. */
 export const CHANGE_ANNOTATION = 'vmsctl.io/change';
 
@@ -63,6 +67,8 @@ export class RolloutReconciler {
    * cache alone, the edge just given a release would look idle and a second one would start.
    */
   private readonly released = new Map<string, { revision: string; uid?: string }>();
+  /** Since when each bundle (`namespace/name`) has cameras whose models it does not run yet. */
+  private readonly incompleteSince = new Map<string, number>();
   constructor(private readonly mgr: Manager) {
     this.cache = fleetCache(mgr);
     this.cache.releases.on({
@@ -71,6 +77,7 @@ export class RolloutReconciler {
         if (mine && (!mine.uid || mine.uid === r.metadata.uid)) this.released.delete(keyOf(r));
       },
     });
+    this.cache.bundles.on({ delete: (b) => this.incompleteSince.delete(keyOf(b)) });
   }
 
   /** The revision an edge was last given: our own latest write, or the cached release's. */
@@ -81,7 +88,7 @@ export class RolloutReconciler {
     return mine ?? cached;
   }
 
-  async reconcile(namespace: string): Promise<void> {
+  async reconcile(namespace: string): Promise<ReconcileResult | void> {
     const tenant = this.cache.tenants.get(namespace);
     const bundles = this.cache.bundles
       .byIndex('namespace', namespace)
@@ -105,11 +112,20 @@ export class RolloutReconciler {
     }
     let budget = maxUnavailableCount(tenant?.spec.rollout?.maxUnavailable, total) - busy;
     const due: { bundle: LiveBundle; revision: string; additive: boolean }[] = [];
+    let recheckMs: number | undefined;
     for (const bundle of bundles) {
       const key = `${namespace}/${bundle.metadata.name}`;
       const release = this.cache.releases.get(key);
       const revision = bundleRevision(bundle);
-      if (this.releasedRevision(key) === revision) continue;
+      if (this.releasedRevision(key) === revision) {
+        this.incompleteSince.delete(key);
+        continue;
+      }
+      const wait = this.waitForModels(key, bundle);
+      if (wait > 0) {
+        recheckMs = Math.min(recheckMs ?? wait, wait);
+        continue;
+      }
       const additive = isAdditive(release, bundle);
       const isConnected = connected(bundle.spec.edgeServer);
       if (isConnected && !additive) {
@@ -121,27 +137,48 @@ export class RolloutReconciler {
     }
     // The budget was spent above; the writes themselves can go out side by side.
     await pool(due, 16, (d) => this.release(d.bundle, d.revision, d.additive));
+    return recheckMs === undefined ? undefined : { requeueAfterMs: recheckMs };
   }
 
-  private async release(cached: LiveBundle, revision: string, additive: boolean): Promise<void> {
-    const ns = cached.metadata.namespace!;
-    const edge = this.cache.edges.get(`${ns}/${cached.spec.edgeServer}`);
+  /**
+   * How long to hold a bundle whose cameras use a model its model share does not run yet
+   * (0: release it). The aimodel controller writes that share right after the cameras';
+   * waiting for it sends the edge one release with both instead of two, and never starts
+   * cameras before the workers they feed. A share that does not come within
+   * MODEL_SHARE_WAIT_MS is not waited for any longer.
+   */
+  private waitForModels(key: string, bundle: LiveBundle): number {
+    const workloads = bundle.spec.workloads ?? [];
+    const running = new Set(
+      workloads.filter((w) => w.source.startsWith('AIModel/')).map((w) => w.source.slice(8)),
+    );
+    const complete = workloads.every(
+      (w) => !w.source.startsWith('Camera/') || (w.models ?? []).every((m) => running.has(m)),
+    );
+    if (complete) {
+      this.incompleteSince.delete(key);
+      return 0;
+    }
+    const since = this.incompleteSince.get(key) ?? Date.now();
+    this.incompleteSince.set(key, since);
+    return Math.max(0, since + MODEL_SHARE_WAIT_MS - Date.now());
+  }
+
+  private async release(bundle: LiveBundle, revision: string, additive: boolean): Promise<void> {
+    const ns = bundle.metadata.namespace!;
+    const edge = this.cache.edges.get(`${ns}/${bundle.spec.edgeServer}`);
     if (!edge) return;
-    // The cache holds digests only; the objects to release come from the apiserver. If the
-    // bundle moved on meanwhile, its newer revision is released (and counted) instead.
-    const bundle = await this.mgr.client.get<LiveBundle>(VMS['EdgeBundle']!, cached.metadata);
-    if (!bundle) return;
-    revision = bundleRevision(bundle);
+    // Released from the cache: a bundle that moved on meanwhile triggers another pass.
     const workloads = [...(bundle.spec.workloads ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
     const spec = {
       edgeServer: bundle.spec.edgeServer,
       revision,
       workloads: workloads.map((w) => workloadId(w as never)),
-      objects: workloads.flatMap((w) => w.objects),
+      payloads: [...(bundle.spec.payloads ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1)),
     };
     const key = `${ns}/${bundle.metadata.name}`;
     const current = this.cache.releases.get(key);
-    // The cache keeps releases without their objects; the revision is their digest.
+    // The cache keeps releases without their payloads; the revision is their digest.
     if (
       current &&
       current.spec.revision === spec.revision &&
@@ -181,7 +218,7 @@ export function setupRolloutController(
 ): Controller {
   const cache = fleetCache(mgr);
   const controller = new Controller(
-    { name: 'rollout', workers: options.workers ?? 2, log: mgr.log },
+    { name: 'rollout', workers: options.workers ?? 2, log: mgr.log, barrier: mgr.barrier },
     new RolloutReconciler(mgr),
   );
   const ns = (o: { metadata: { namespace?: string } }) => [o.metadata.namespace!];

@@ -1,3 +1,4 @@
+import type { ApplyBarrier } from './apply-barrier.js';
 import type { Informer } from './informer.js';
 import type { Logger } from './log.js';
 import type { KubeObject } from './objects.js';
@@ -18,6 +19,8 @@ export interface ControllerOptions extends WorkQueueOptions {
   name: string;
   workers?: number;
   log: Logger;
+  /** Take no key while a revision is being applied (see ApplyBarrier). */
+  barrier?: ApplyBarrier;
 }
 
 /** Spec or metadata changed: the generation moved, or labels, annotations, finalizers, deletion. */
@@ -73,13 +76,15 @@ export class Controller {
      * cameras) are visited once at the end of it instead of once per event.
      */
     delayMs = 0,
+    /** Keys from this watch go ahead of others waiting (see WorkQueue.add). */
+    urgent = false,
   ): void {
     // Each key once per event: an idle worker takes a key at once, and adding it again while
     // it is being processed would queue a second, redundant reconcile for afterwards.
     const enqueue = (...objs: T[]) => {
       for (const key of new Set(objs.flatMap((o) => map(o)))) {
-        if (delayMs > 0) this.queue.addAfter(key, delayMs);
-        else this.queue.add(key);
+        if (delayMs > 0) this.queue.addAfter(key, delayMs, urgent);
+        else this.queue.add(key, urgent);
       }
     };
     informer.on({
@@ -105,8 +110,18 @@ export class Controller {
 
   private async work(): Promise<void> {
     for (;;) {
+      const barrier = this.options.barrier;
+      if (barrier?.held) {
+        await barrier.whenOpen();
+        if (!this.started) return;
+      }
       const key = await this.queue.get();
       if (key === undefined) return;
+      // Held while this worker was waiting for a key: the key waits too, still once.
+      if (barrier?.held) {
+        this.queue.giveBack(key);
+        continue;
+      }
       try {
         this.stats.reconciles++;
         const result = await this.reconciler.reconcile(key);
@@ -132,6 +147,7 @@ export class Controller {
 
   /** Stops taking keys and waits (up to `timeoutMs`) for reconciles in flight to finish. */
   async stop(timeoutMs = 10_000): Promise<void> {
+    this.started = false;
     this.queue.shutDown();
     await Promise.race([
       Promise.all(this.running),

@@ -3,6 +3,7 @@ export * from './kube-client.js';
 export * from './objects.js';
 export * from './informer.js';
 export * from './work-queue.js';
+export * from './apply-barrier.js';
 export * from './controller.js';
 export * from './conditions.js';
 export * from './leader-election.js';

@@ -1,3 +1,4 @@
+import { ApplyBarrier } from './apply-barrier.js';
 import type { Controller } from './controller.js';
 import { Informer, type InformerOptions } from './informer.js';
 import type { KubeClient } from './kube-client.js';
@@ -17,6 +18,8 @@ export interface ManagerOptions {
   retryPeriodMs?: number;
   /** Periodic level-triggered pass over every cached object (0: off). */
   resyncMs?: number;
+  /** Longest a revision being applied holds the downstream controllers back. */
+  maxApplyHoldMs?: number;
 }
 
 /**
@@ -34,9 +37,12 @@ export class Manager {
   /** Resolves when leadership is lost (the process should exit and start over). */
   readonly lostLeadership: Promise<void>;
   private resolveLost!: () => void;
+  /** Held by fleet-sync while it applies a revision; downstream controllers wait on it. */
+  readonly barrier: ApplyBarrier;
 
   constructor(readonly options: ManagerOptions) {
     this.lostLeadership = new Promise((resolve) => (this.resolveLost = resolve));
+    this.barrier = new ApplyBarrier(options.maxApplyHoldMs);
   }
 
   get client(): KubeClient {
@@ -127,7 +133,10 @@ export class Manager {
   /** Graceful shutdown; safe to call more than once. */
   stop(timeoutMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
-      await Promise.all(this.controllers.map((c) => c.stop(timeoutMs)));
+      const stopped = Promise.all(this.controllers.map((c) => c.stop(timeoutMs)));
+      // Workers waiting for an apply to finish wake up, see the stop and take nothing.
+      this.barrier.openAll();
+      await stopped;
       this.leading = false;
       await this.elector?.stop();
       for (const fn of this.stoppers) await fn();

@@ -61,6 +61,33 @@ describe('WorkQueue de-duplication and processing', () => {
     expect(await peek(q.get())).toBe('pending');
   });
 
+  it('puts urgent keys ahead of waiting ones, once, also when added again while processed', async () => {
+    const q = new WorkQueue();
+    for (const k of ['a', 'b', 'c', 'd']) q.add(k);
+    q.add('x', true); // new: to the front
+    q.add('c', true); // already waiting: promoted, not duplicated
+    expect(q.length).toBe(5);
+    const first = (await q.get())!;
+    expect(first).toBe('c');
+    q.add('c', true); // while processed: comes back first after done()
+    q.done(first);
+    expect(await drain(q)).toEqual(['c', 'x', 'a', 'b', 'd']);
+  });
+
+  it('keeps a delayed key urgent when it fires', async () => {
+    vi.useFakeTimers();
+    try {
+      const q = new WorkQueue();
+      q.add('a');
+      q.addAfter('z', 50, true);
+      q.addAfter('z', 100); // a later, plain add does not cancel the earlier urgent one
+      await vi.advanceTimersByTimeAsync(60);
+      expect(await drain(q)).toEqual(['z', 'a']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('done() without an add meanwhile does not re-queue', async () => {
     const q = new WorkQueue();
     q.add('a');

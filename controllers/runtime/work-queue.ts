@@ -24,7 +24,12 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly timers = new Map<
+    string,
+    { at: number; timer: NodeJS.Timeout; urgent: boolean }
+  >();
+  /** Keys added urgently while being processed: they go to the front when done. */
+  private readonly urgentLater = new Set<string>();
   private waiters: ((key: string | undefined) => void)[] = [];
   private idleWaiters: (() => void)[] = [];
   private shuttingDown = false;
@@ -45,45 +50,75 @@ export class WorkQueue {
     this.tokens = this.burst;
   }
 
-  /** Queues a key now (no-op if it is already waiting). */
-  add(key: string): void {
+  /**
+   * Queues a key now (no-op if it is already waiting). An urgent key goes to the front, as
+   * controller-runtime's priority queue puts changes ahead of the initial list: after a
+   * commit, finishing what is under way must not wait behind hundreds of first visits.
+   */
+  add(key: string, urgent = false): void {
     if (this.shuttingDown) return;
     if (this.dirty.has(key)) {
       this.deduplicated++;
+      if (urgent) {
+        if (this.processing.has(key)) this.urgentLater.add(key);
+        else this.promote(key);
+      }
       return;
     }
     this.dirty.add(key);
-    if (this.processing.has(key)) return;
+    if (this.processing.has(key)) {
+      if (urgent) this.urgentLater.add(key);
+      return;
+    }
     const waiter = this.waiters.shift();
     if (waiter) {
       this.dirty.delete(key);
       this.processing.add(key);
       waiter(key);
+    } else if (urgent) {
+      this.queue.splice(this.head, 0, key);
     } else {
       this.queue.push(key);
     }
   }
 
+  /** Moves a waiting key to the front. */
+  private promote(key: string): void {
+    const at = this.queue.indexOf(key, this.head);
+    if (at <= this.head) return;
+    this.queue.splice(at, 1);
+    this.queue.splice(this.head, 0, key);
+  }
+
   /** Queues a key after a delay; an earlier pending delay for the same key wins. */
-  addAfter(key: string, delayMs: number): void {
+  addAfter(key: string, delayMs: number, urgent = false): void {
     if (this.shuttingDown) return;
     // setTimeout fires at once for anything over 2^31-1 ms (~24.8 days): that would be a hot
     // loop. Later visits than that happen at the cap instead.
     delayMs = Math.min(delayMs, MAX_TIMER_MS);
     if (delayMs <= 0) {
-      this.add(key);
+      this.add(key, urgent);
       return;
     }
     const at = Date.now() + delayMs;
     const pending = this.timers.get(key);
-    if (pending && pending.at <= at) return;
+    if (pending && pending.at <= at) {
+      pending.urgent ||= urgent;
+      return;
+    }
     if (pending) clearTimeout(pending.timer);
+    const entry = {
+      at,
+      timer: undefined as unknown as NodeJS.Timeout,
+      urgent: urgent || !!pending?.urgent,
+    };
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      this.add(key);
+      this.add(key, entry.urgent);
     }, delayMs);
+    entry.timer = timer;
     timer.unref();
-    this.timers.set(key, { at, timer });
+    this.timers.set(key, entry);
   }
 
   /** Queues a failed key after its backoff. */
@@ -133,12 +168,21 @@ export class WorkQueue {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /** Returns a key taken with get() but not worked on: it waits again, at the front, once. */
+  giveBack(key: string): void {
+    if (!this.processing.delete(key)) return;
+    this.urgentLater.delete(key);
+    this.dirty.delete(key);
+    this.add(key, true);
+  }
+
   /** Marks a key finished; if it was added meanwhile it goes back in the queue. */
   done(key: string): void {
     this.processing.delete(key);
+    const urgent = this.urgentLater.delete(key);
     if (this.dirty.has(key)) {
       this.dirty.delete(key);
-      this.add(key);
+      this.add(key, urgent);
     }
     if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
   }

@@ -1,6 +1,6 @@
 import { TENANT_LABEL } from '../apply/apply-set.js';
 import { fleetCache, type FleetCache, type LiveTenant } from '../cache/fleet-cache.js';
-import { allocateLicense } from '../camera/license.js';
+import { tenantLicense } from '../camera/license.js';
 import {
   applyStatusIfChanged,
   Controller,
@@ -77,7 +77,7 @@ export class TenantReconciler {
     await this.applyNamespaceObjects(tenant);
 
     const now = this.options.now?.() ?? new Date();
-    const license = allocateLicense(tenant, this.cache.cameras.byIndex('namespace', name), now);
+    const license = tenantLicense(this.cache, name, now);
     const conds: ConditionInput[] = [];
     const used = Math.min(license.enabled, license.limit);
     if (license.over.length > 0) {
@@ -271,7 +271,7 @@ export function setupTenantController(
 ): Controller {
   const cache = fleetCache(mgr);
   const controller = new Controller(
-    { name: 'tenant', workers: options.workers ?? 2, log: mgr.log },
+    { name: 'tenant', workers: options.workers ?? 2, log: mgr.log, barrier: mgr.barrier },
     new TenantReconciler(mgr, options),
   );
   controller.watch(cache.tenants);

@@ -60,5 +60,11 @@ export type AIModelSpec = Static<typeof AIModelSpec>;
 export const AIModelStatus = Strict({
   observedGeneration: Type.Optional(Type.Integer()),
   conditions: Type.Optional(Conditions),
-  edgeServers: Type.Optional(Type.Array(Type.String())),
+  edgeServerCount: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description:
+        'Edge servers whose bundle runs this model (list them: kubectl get edgebundles -l model.vmsctl.io/<name>).',
+    }),
+  ),
 });

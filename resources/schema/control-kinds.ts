@@ -12,11 +12,13 @@ const Duration = Type.String({
   description: 'Duration such as 30s, 5m, 1h30m.',
 });
 
-/** Any Kubernetes object, kept whole (the edge agent applies it as it is). */
-const EmbeddedObject = Type.Unsafe<Record<string, unknown>>({
-  type: 'object',
-  'x-kubernetes-preserve-unknown-fields': true,
-  'x-kubernetes-embedded-resource': true,
+/**
+ * Rendered objects of one share of a bundle (the camera controller's, the aimodel
+ * controller's): gzip+base64 of a JSON map from workload name to its objects.
+ */
+const Payload = Strict({
+  name: Name,
+  content: Type.String({ description: 'gzip+base64 JSON: workload name → its objects.' }),
 });
 
 export const FleetSyncSpec = Strict({
@@ -84,9 +86,28 @@ export const EdgeBundleSpec = Strict({
         models: Type.Optional(
           Type.Array(Name, { description: 'Models a camera workload feeds (read by aimodel).' }),
         ),
-        objects: Type.Array(EmbeddedObject),
+        usage: Type.Optional(
+          Strict(
+            {
+              cpuCores: Type.Number(),
+              memoryBytes: Type.Number(),
+              gpus: Type.Number(),
+              storageBytes: Type.Number(),
+            },
+            {
+              description:
+                'What a camera workload uses of its edge (capacity model); the edge server sums it.',
+            },
+          ),
+        ),
+        digest: Type.String({
+          description: "Digest of the workload's objects (they travel in a payload).",
+        }),
       }),
     ),
+  ),
+  payloads: Type.Optional(
+    NamedList(Payload, { description: "The workloads' objects, one payload per controller." }),
   ),
 });
 export type EdgeBundleSpec = Static<typeof EdgeBundleSpec>;
@@ -102,7 +123,7 @@ export const EdgeReleaseSpec = Strict({
   edgeServer: Name,
   revision: Type.String({ minLength: 1 }),
   workloads: Type.Array(Type.String(), { description: 'name@digest of each released workload.' }),
-  objects: Type.Array(EmbeddedObject),
+  payloads: Type.Array(Payload, { description: "The bundle's payloads at this revision." }),
 });
 export type EdgeReleaseSpec = Static<typeof EdgeReleaseSpec>;
 
