@@ -134,7 +134,7 @@ describe('vmsctl install', () => {
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { dryRun: boolean; summary: Record<string, number> };
     expect(out.dryRun).toBe(true);
-    expect(out.summary.created).toBe(15);
+    expect(out.summary.created).toBe(16);
     expect(
       await admin.get(CORE.CustomResourceDefinition, { name: 'cameras.vmsctl.io' }),
     ).toBeUndefined();
@@ -148,7 +148,7 @@ describe('vmsctl install', () => {
       summary: Record<string, number>;
       objects: { id: string }[];
     };
-    expect(a.summary).toEqual({ created: 15, configured: 0, unchanged: 0 });
+    expect(a.summary).toEqual({ created: 16, configured: 0, unchanged: 0 });
     expect(a.objects.map((o) => o.id)).toEqual(
       expect.arrayContaining([
         'CustomResourceDefinition/cameras.vmsctl.io',
@@ -156,10 +156,11 @@ describe('vmsctl install', () => {
         'ClusterRoleBinding/vmsctl-controllers',
         'Role/vmsctl-system/vmsctl-controllers',
         'Deployment/vmsctl-system/vmsctl-controllers',
+        'Service/vmsctl-system/vmsctl-controllers',
       ]),
     );
     const second = await vmsctl(['install', ...kc, '--json']);
-    expect(JSON.parse(second.stdout).summary).toEqual({ created: 0, configured: 0, unchanged: 15 });
+    expect(JSON.parse(second.stdout).summary).toEqual({ created: 0, configured: 0, unchanged: 16 });
 
     for (const plural of ['cameras', 'fleetsyncs', 'edgereleases']) {
       const crd = await admin.get<KubeObject & { status: { conditions: { type: string }[] } }>(

@@ -14,7 +14,7 @@ export default class Install extends VmsCommand {
   static override summary =
     'Install or upgrade vmsctl in the cloud cluster: CRDs, controllers and their RBAC.';
   static override description =
-    'Server-side applies (field manager vmsctl-install) the vmsctl CRDs and waits until they are served, then the system namespace, the controllers’ ServiceAccount with least-privilege ClusterRole and Role, and the controllers Deployment (2 replicas with leader election). Idempotent: a second run changes nothing. --dry-run has the apiserver check everything and store nothing. The same objects are in manifests/crds/ and manifests/install/ for GitOps installs.';
+    'Server-side applies (field manager vmsctl-install) the vmsctl CRDs and waits until they are served, then the system namespace, the controllers’ ServiceAccount with least-privilege ClusterRole and Role, the controllers Deployment (2 replicas with leader election) and the Service in front of their FleetSync webhook (port 80 → 9292, /hooks/fleetsync/<name>). Idempotent: a second run changes nothing. --dry-run has the apiserver check everything and store nothing. The same objects are in manifests/crds/ and manifests/install/ for GitOps installs.';
   static override examples = [
     '<%= config.bin %> install',
     '<%= config.bin %> install --kubeconfig cloud.kubeconfig --dry-run',

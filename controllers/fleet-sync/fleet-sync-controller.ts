@@ -347,7 +347,27 @@ export async function setupFleetSync(
     const server = await startWebhookServer({
       port: options.webhookPort,
       log: mgr.log,
-      trigger: (name) => controller.queue.add(name),
+      // A standby replica (the Service reaches both) asks the leader through the FleetSync.
+      trigger: (name) => {
+        if (mgr.isLeader()) controller.queue.add(name);
+        else
+          void mgr.client
+            .mergePatch(
+              VMS['FleetSync']!,
+              { name },
+              {
+                metadata: {
+                  annotations: { [RECONCILE_REQUEST_ANNOTATION]: `webhook-${Date.now()}` },
+                },
+              },
+            )
+            .catch((err: Error) =>
+              mgr.log.warn('passing a webhook on to the leader failed', {
+                fleetsync: name,
+                error: err.message,
+              }),
+            );
+      },
       secretOf: async (name) => {
         const fs = cache.fleetSyncs.get(name);
         const ref = fs?.spec.webhook?.secretRef;

@@ -74,7 +74,7 @@ async function applyTracked(
 
 /**
  * Installs (or upgrades) vmsctl in a cluster: the CRDs (waiting until they are served),
- * then the system namespace, the controllers' ServiceAccount and RBAC and their Deployment.
+ * then the system namespace, the controllers' ServiceAccount and RBAC, their Deployment and webhook Service.
  * Idempotent: a second run with the same options reports everything unchanged and writes
  * nothing. With `dryRun` the apiserver checks every object and stores none; objects in a
  * namespace that does not exist yet cannot be checked and say so.

@@ -21,6 +21,8 @@ export const CONTROLLERS_LEASE = 'vmsctl-controllers';
 export const IMAGE_REPOSITORY = 'ghcr.io/vmsctl/vmsctl';
 /** Port of /healthz and /readyz in the controllers' pod. */
 export const HEALTH_PORT = 8081;
+/** Port of the FleetSync push webhooks, behind the Service of the same name as the controllers. */
+export const WEBHOOK_PORT = 9292;
 /**
  * The Roles the tenant controller writes in each tenant namespace (`vmsctl-<role>`, see
  * controllers/tenant). The controllers may create and bind exactly these without holding
@@ -125,7 +127,7 @@ export function controllersImage(o: InstallManifestOptions): string {
 
 /**
  * Every object of the installation except the CRDs, in apply order: Namespace,
- * ServiceAccount, ClusterRole, ClusterRoleBinding, Role, RoleBinding, Deployment.
+ * ServiceAccount, ClusterRole, ClusterRoleBinding, Role, RoleBinding, Deployment, webhook Service.
  */
 export function installManifests(o: InstallManifestOptions): KubeObject[] {
   const namespace = o.namespace ?? SYSTEM_NAMESPACE;
@@ -184,6 +186,18 @@ export function installManifests(o: InstallManifestOptions): KubeObject[] {
       subjects,
     },
     controllersDeployment(o, namespace),
+    {
+      // Git hosts post pushes here (`/hooks/fleetsync/<name>`, HMAC-signed); either replica
+      // may take one: the standby passes it on to the leader through the FleetSync.
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta({ namespace }),
+      spec: {
+        type: 'ClusterIP',
+        selector: { 'app.kubernetes.io/name': CONTROLLERS_NAME },
+        ports: [{ name: 'webhook', port: 80, targetPort: 'webhook', protocol: 'TCP' }],
+      },
+    },
   ];
 }
 
@@ -240,6 +254,8 @@ function controllersDeployment(o: InstallManifestOptions, namespace: string): Ku
                 '/var/cache/vmsctl',
                 '--health-port',
                 String(HEALTH_PORT),
+                '--webhook-port',
+                String(WEBHOOK_PORT),
               ],
               env: [
                 { name: 'VMSCTL_LOG_FORMAT', value: 'json' },
@@ -249,7 +265,10 @@ function controllersDeployment(o: InstallManifestOptions, namespace: string): Ku
                 // cap V8 lets garbage from large watch events pile up to several times that.
                 { name: 'NODE_OPTIONS', value: `--max-old-space-size=${CONTROLLERS_HEAP_MB}` },
               ],
-              ports: [{ name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' }],
+              ports: [
+                { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' },
+                { name: 'webhook', containerPort: WEBHOOK_PORT, protocol: 'TCP' },
+              ],
               // Ready once the caches are synced, leader or standby.
               readinessProbe: {
                 httpGet: { path: '/readyz', port: 'health' },

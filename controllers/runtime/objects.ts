@@ -73,6 +73,7 @@ export const CORE = {
   ConfigMap: type('v1', 'ConfigMap', 'configmaps', true),
   Secret: type('v1', 'Secret', 'secrets', true),
   ServiceAccount: type('v1', 'ServiceAccount', 'serviceaccounts', true),
+  Service: type('v1', 'Service', 'services', true),
   ResourceQuota: type('v1', 'ResourceQuota', 'resourcequotas', true),
   LimitRange: type('v1', 'LimitRange', 'limitranges', true),
   Deployment: type('apps/v1', 'Deployment', 'deployments', true),
