@@ -47,8 +47,8 @@ export function workloadId(w: Workload): string {
 }
 
 /**
- * Digest of a workload's objects. Cached bundles keep only this (`digest`) instead of the
- * rendered objects, which the controllers never read, only compare.
+ * Digest of a workload's objects. A bundle's index entries carry it (`digest`); the objects
+ * themselves travel in the bundle's payloads, which the controllers compare by digest only.
  */
 export function workloadDigest(w: Workload & { digest?: string }): string {
   if (w.digest) return w.digest;

@@ -112,6 +112,10 @@ export class Controller {
     for (;;) {
       const barrier = this.options.barrier;
       if (barrier?.held) {
+        this.options.log.debug('waiting for a revision to be applied', {
+          controller: this.name,
+          holders: barrier.holders().join(', '),
+        });
         await barrier.whenOpen();
         if (!this.started) return;
       }
