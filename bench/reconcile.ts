@@ -99,6 +99,18 @@ function ask<T>(child: ChildProcess, type: string, reply: string): Promise<T> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Writes per resource made between two snapshots of the counters. */
+function writesSince(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([k, n]) => [k, n - (before[k] ?? 0)] as const)
+      .filter(([, n]) => n > 0),
+  );
+}
+
 /** Waits until the controllers are idle and have not written for `quietMs`. */
 async function quiesce(child: ChildProcess, quietMs = 3_000): Promise<ChildStats> {
   let last = await ask<ChildStats>(child, 'stats', 'stats');
@@ -424,6 +436,9 @@ async function main() {
       `| controller peak RSS | ${afterChange.rssMB} MB (live heap after GC: ${live.heapMB} MB) | - | - |`,
     );
     console.log(`writes by resource: ${JSON.stringify(afterChange.byResource)}`);
+    console.log(
+      `  of which the 1 % change: ${JSON.stringify(writesSince(afterResync.byResource, afterChange.byResource))}`,
+    );
     console.log(`edge-agent simulator writes (not counted above): ${agents.writes()}`);
     agents.stop();
     cameraCache.stop();

@@ -72,6 +72,17 @@ function conditions(o: KubeObject): Condition[] {
 
 const ready = (o: KubeObject) => conditions(o).find((c) => c.type === 'Ready');
 
+/** The Ready reason, marked when it was judged for an older spec (a change in progress). */
+function readyReason(o: KubeObject): string {
+  const r = ready(o);
+  if (!r) return '';
+  const behind =
+    r.observedGeneration !== undefined &&
+    o.metadata.generation !== undefined &&
+    r.observedGeneration < o.metadata.generation;
+  return behind ? `${r.reason} (generation ${o.metadata.generation} in progress)` : r.reason;
+}
+
 function cell(value: unknown, type: PrinterColumn['type'], now: Date): string {
   if (value === undefined || value === null) return '';
   if (type === 'date') return age(value, now);
@@ -96,7 +107,7 @@ export function clusterColumns(def: KindDefinition, now: Date): Column<KubeObjec
   }
   if (!printer.some((c) => c.name === 'Ready'))
     columns.push({ header: 'READY', get: (o) => ready(o)?.status ?? '' });
-  columns.push({ header: 'REASON', get: (o) => ready(o)?.reason ?? '' });
+  columns.push({ header: 'REASON', get: (o) => readyReason(o) });
   if (def.kind === 'Camera')
     columns.push({
       header: 'MODELS',

@@ -611,6 +611,58 @@ describe('GitOps under faults: real cloud and edge apiservers', () => {
     expect(await lobbyFps()).toBe(23);
   }, 120_000);
 
+  it('webhook: a push that reaches the standby replica is passed on to the leader', async () => {
+    // A Lease held by another identity keeps a second control plane standby; the Service of
+    // `vmsctl install` reaches both replicas, so a push can land on either.
+    const leaseName = 'webhook-standby-test';
+    const renewTime = new Date().toISOString().replace('Z', '000Z');
+    await admin.apply(
+      CORE.Lease,
+      {
+        metadata: { name: leaseName, namespace: 'vmsctl-system' },
+        spec: { holderIdentity: 'the-leader', leaseDurationSeconds: 3600, renewTime },
+      },
+      { fieldManager: 'test' },
+    );
+    const standbyPort = await freePort();
+    const standby = await createControlPlane({
+      client: cloud.client('vmsctl-controllers-standby'),
+      log,
+      cacheDir: path.join(work, 'cache-standby'),
+      leaseName,
+      webhookPort: standbyPort,
+    });
+    await standby.manager.start();
+    try {
+      const sha = await commit('lobby 24 fps', [
+        { file: PATHS.cameras, from: 'fps: 23', to: 'fps: 24' },
+      ]);
+      const body = JSON.stringify({ ref: 'refs/heads/main', after: sha });
+      const signature = `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`;
+      const post = (secretHeader: string) =>
+        fetch(`http://127.0.0.1:${standbyPort}/hooks/fleetsync/main`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-hub-signature-256': secretHeader },
+          body,
+        });
+      // The standby checks the signature itself: a forged push is not passed on.
+      expect((await post('sha256=00')).status).toBe(401);
+      expect(standby.manager.isLeader()).toBe(false);
+      const t0 = Date.now();
+      expect((await post(signature)).status).toBe(202);
+      const applied = await waitApplied(sha, 30_000);
+      timings['push to the standby until applied'] = Date.now() - t0;
+      expect(applied.metadata.annotations?.[RECONCILE_REQUEST_ANNOTATION]).toMatch(/^webhook-/);
+      expect(await lobbyFps()).toBe(24);
+      // The standby acted on nothing itself.
+      expect(standby.manager.isLeader()).toBe(false);
+      expect(standby.manager.controller('fleet-sync')!.stats.reconciles).toBe(0);
+    } finally {
+      await standby.manager.stop();
+      await admin.delete(CORE.Lease, { namespace: 'vmsctl-system', name: leaseName });
+    }
+  }, 120_000);
+
   it('a field changed by another field manager (kubectl --field-manager=alice) is reverted: Git wins and the message names alice', async () => {
     const manifest = [
       `apiVersion: ${V}`,
@@ -653,7 +705,7 @@ describe('GitOps under faults: real cloud and edge apiservers', () => {
       /reverted manual changes by alice on Camera\/acme\/lobby-cam/,
     );
     const reverted = await getCamera('acme', 'lobby-cam');
-    expect(specOf<CamSpec>(reverted).streams.main.fps).toBe(23);
+    expect(specOf<CamSpec>(reverted).streams.main.fps).toBe(24);
     expect(ownsFps(reverted, 'vmsctl-fleet-sync')).toBe(true);
     expect(ownsFps(reverted, 'alice')).toBe(false);
     expect(
@@ -704,8 +756,8 @@ describe('GitOps under faults: real cloud and edge apiservers', () => {
 
     // A commit pushed meanwhile lands as soon as the remote is back, without a nudge.
     const sha = await commit(
-      'lobby 24 fps',
-      [{ file: PATHS.cameras, from: 'fps: 23', to: 'fps: 24' }],
+      'lobby 25 fps',
+      [{ file: PATHS.cameras, from: 'fps: 24', to: 'fps: 25' }],
       moved,
     );
     await rename(moved, repo);
@@ -715,7 +767,7 @@ describe('GitOps under faults: real cloud and edge apiservers', () => {
     timings['remote back until applied (retry 5 s)'] = recovery;
     // One retry delay (5 s) plus a fetch, validation and apply.
     expect(recovery).toBeLessThan(15_000);
-    expect(await lobbyFps()).toBe(24);
+    expect(await lobbyFps()).toBe(25);
 
     await admin.mergePatch(VMS['FleetSync']!, { name: 'main' }, { spec: { interval: '1h' } });
   }, 120_000);

@@ -4,20 +4,31 @@ import type { LiveBundle, LiveEdge } from '../cache/fleet-cache.js';
 import { controllerRef, VMS, type KubeObject, type Manager } from '../runtime/index.js';
 import { workloadDigest, type Workload } from './render.js';
 
-/** The bundle shares: which workloads (by name prefix) and payload each controller owns. */
+/**
+ * The payloads of a bundle: the camera workloads and the model workloads travel as two
+ * compressed payloads, so a change to one side leaves the other's bytes as they were.
+ */
 export const CAMERA_SHARE = 'camera';
 export const MODEL_SHARE = 'model';
 
-/** Server-side applies one controller's share of an edge's bundle: index entries and payload. */
-export async function applyBundleShare(
+/** One payload of a bundle and the workloads it carries. */
+export interface BundleShare {
+  name: string;
+  workloads: Workload[];
+}
+
+/** Server-side applies an edge's whole bundle: index entries, payloads and labels. */
+export async function applyBundle(
   mgr: Manager,
   edge: LiveEdge,
-  share: string,
-  workloads: Workload[],
+  shares: readonly BundleShare[],
   fieldManager: string,
   labels: Record<string, string> = {},
 ): Promise<void> {
-  const sorted = [...workloads].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const sorted = shares.map((s) => ({
+    name: s.name,
+    workloads: [...s.workloads].sort((a, b) => (a.name < b.name ? -1 : 1)),
+  }));
   await mgr.client.apply(
     VMS['EdgeBundle']!,
     {
@@ -29,27 +40,39 @@ export async function applyBundleShare(
       },
       spec: {
         edgeServer: edge.metadata.name,
-        workloads: sorted.map((w) => ({
-          name: w.name,
-          source: w.source,
-          ...(w.models ? { models: w.models } : {}),
-          ...(w.usage ? { usage: w.usage } : {}),
-          digest: workloadDigest(w),
-        })),
-        payloads: [packPayload(share, sorted)],
+        workloads: sorted.flatMap((s) =>
+          s.workloads.map((w) => ({
+            name: w.name,
+            source: w.source,
+            ...(w.models ? { models: w.models } : {}),
+            ...(w.usage ? { usage: w.usage } : {}),
+            digest: workloadDigest(w),
+          })),
+        ),
+        payloads: sorted.map((s) => packPayload(s.name, s.workloads)),
       },
     },
     { fieldManager, force: true },
   );
 }
 
-/** Whether a bundle's share (`share-` workloads and its payload) is exactly `entries`. */
-export function ownedEntriesEqual(bundle: LiveBundle, entries: Workload[], share: string): boolean {
-  if (!bundle.spec.payloads?.some((p) => p.name === share)) return false;
-  const current = (bundle.spec.workloads ?? []).filter((w) => w.name.startsWith(`${share}-`));
+/**
+ * Whether a bundle already is exactly these shares: entries, payload names, and the labels
+ * under `labelPrefix` (those the writer manages; others are left to whoever set them).
+ */
+export function bundleEquals(
+  bundle: LiveBundle,
+  shares: readonly BundleShare[],
+  labels: Record<string, string> = {},
+  labelPrefix = '',
+): boolean {
+  const payloads = (bundle.spec.payloads ?? []).map((p) => p.name).sort();
+  if (!isDeepStrictEqual(payloads, shares.map((s) => s.name).sort())) return false;
+  const current = bundle.spec.workloads ?? [];
+  const entries = shares.flatMap((s) => s.workloads);
   if (current.length !== entries.length) return false;
   const byName = new Map(current.map((w) => [w.name, w]));
-  return entries.every((e) => {
+  const sameEntries = entries.every((e) => {
     const c = byName.get(e.name);
     return (
       !!c &&
@@ -59,6 +82,11 @@ export function ownedEntriesEqual(bundle: LiveBundle, entries: Workload[], share
       c.digest === workloadDigest(e)
     );
   });
+  if (!sameEntries) return false;
+  const have = Object.entries(bundle.metadata.labels ?? {}).filter(
+    ([k]) => labelPrefix && k.startsWith(labelPrefix),
+  );
+  return have.length === Object.keys(labels).length && have.every(([k, v]) => labels[k] === v);
 }
 
 export function hasOwner(obj: KubeObject, owner: KubeObject): boolean {

@@ -7,6 +7,7 @@ import {
 import {
   fleetCache,
   type FleetCache,
+  type LiveBundle,
   type LiveCamera,
   type LiveEdge,
 } from '../cache/fleet-cache.js';
@@ -24,7 +25,19 @@ import {
   type ReconcileResult,
 } from '../runtime/index.js';
 import { placeSite, placementSite, type SitePlacement } from './placement.js';
-import { applyBundleShare, CAMERA_SHARE, hasOwner, ownedEntriesEqual } from './bundle-share.js';
+import {
+  applyBundle,
+  bundleEquals,
+  CAMERA_SHARE,
+  hasOwner,
+  MODEL_SHARE,
+  type BundleShare,
+} from './bundle-share.js';
+import {
+  MODEL_LABEL_PREFIX,
+  modelLabels,
+  renderModelWorkloads,
+} from '../aimodel/model-workload.js';
 import { textDigest } from './names.js';
 import {
   EDGE_IMAGE,
@@ -37,10 +50,10 @@ import {
 
 export const CAMERA_MANAGER = 'vmsctl-camera';
 /**
- * A new camera's first status is held back this long (from when it was first rendered into
- * a bundle) while it is only waiting for its edge to apply it: most cameras go straight to
- * Ready, and 6,000 of them then cost one status write each instead of two. One still
- * waiting when the window ends gets its status then.
+ * A new camera's first status, and a changed Ready camera's next one, is held back this long
+ * (from when it was first rendered into a bundle) while it is only waiting for its edge to
+ * apply it: most cameras go straight to Ready, and 6,000 of them then cost one status write
+ * each instead of two. One still waiting when the window ends gets its status then.
  */
 export const SETTLE_MS = 30_000;
 const DEFERRED = Symbol('deferred');
@@ -268,7 +281,16 @@ export class CameraReconciler {
     const edge = edgeName ? this.cache.edges.get(`${ns}/${edgeName}`) : undefined;
     const unjudged =
       ready.reason === 'EdgeNotReady' && !findCondition(edge?.status?.conditions, 'Ready');
-    if ((ready.reason === 'RolloutPending' || unjudged) && !camera.status?.conditions) {
+    // A changed camera still running its previous spec keeps its Ready status (now behind
+    // metadata.generation, which readers such as kstatus take as "in progress") until it runs
+    // the new one: one status write per change instead of two.
+    const readyForOlderSpec =
+      findCondition(camera.status?.conditions, 'Ready')?.status === 'True' &&
+      camera.status?.observedGeneration !== camera.metadata.generation;
+    if (
+      ((ready.reason === 'RolloutPending' || unjudged) && !camera.status?.conditions) ||
+      (ready.reason === 'RolloutPending' && readyForOlderSpec)
+    ) {
       const since = this.pendingSince.get(uid) ?? Date.now();
       this.pendingSince.set(uid, since);
       if (Date.now() - since < SETTLE_MS) return DEFERRED;
@@ -277,13 +299,51 @@ export class CameraReconciler {
     await applyStatusIfChanged(this.mgr.client, VMS['Camera']!, camera, status, CAMERA_MANAGER);
   }
 
-  /** Applies this controller's share of an edge's bundle (the camera workloads) if it changed. */
-  private async applyBundle(edge: LiveEdge, workloads: Workload[]): Promise<void> {
+  /**
+   * Applies an edge's bundle if it changed: its cameras' workloads and the inference workers
+   * they feed, in one write.
+   */
+  private async applyBundle(edge: LiveEdge, cameras: Workload[]): Promise<void> {
+    const models = renderModelWorkloads(edge, cameras, (m) => this.cache.models.get(m));
+    const shares: BundleShare[] = [{ name: CAMERA_SHARE, workloads: cameras }];
+    // No model payload at all rather than an empty one: an edge without analytics.
+    if (models.length > 0) shares.push({ name: MODEL_SHARE, workloads: models });
+    const labels = modelLabels(models);
     const bundle = this.cache.bundles.get(keyOf(edge));
-    if (bundle && ownedEntriesEqual(bundle, workloads, CAMERA_SHARE) && hasOwner(bundle, edge))
+    const former = !!bundle && ownedByOthers(bundle);
+    if (
+      bundle &&
+      !former &&
+      bundleEquals(bundle, shares, labels, MODEL_LABEL_PREFIX) &&
+      hasOwner(bundle, edge)
+    )
       return;
-    await applyBundleShare(this.mgr, edge, CAMERA_SHARE, workloads, CAMERA_MANAGER);
+    await applyBundle(this.mgr, edge, shares, CAMERA_MANAGER, labels);
+    // After our apply, so every field it still needs is co-owned and stays.
+    if (former) await releaseFormerWriter(this.mgr, bundle);
   }
+}
+
+/**
+ * Earlier versions had the aimodel controller apply the model half of each bundle. Fields it
+ * still co-owns would outlive their removal from this controller's apply (SSA keeps a field
+ * any manager still applies), so it is made to let go of them once.
+ */
+const FORMER_BUNDLE_WRITERS = ['vmsctl-aimodel'];
+
+function ownedByOthers(bundle: LiveBundle): boolean {
+  return !!bundle.metadata.managedFields?.some(
+    (e) => FORMER_BUNDLE_WRITERS.includes(e.manager ?? '') && !e.subresource,
+  );
+}
+
+async function releaseFormerWriter(mgr: Manager, bundle: LiveBundle): Promise<void> {
+  for (const manager of FORMER_BUNDLE_WRITERS)
+    await mgr.client.apply(
+      VMS['EdgeBundle']!,
+      { metadata: { name: bundle.metadata.name, namespace: bundle.metadata.namespace } },
+      { fieldManager: manager, force: true },
+    );
 }
 
 /** Wires the camera controller into a manager. */

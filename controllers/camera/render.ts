@@ -16,7 +16,7 @@ export const WORKLOAD_LABEL = 'vmsctl.io/workload';
 export interface Workload {
   name: string;
   source: string;
-  /** For a camera workload: the models it feeds, so the aimodel controller reads the bundle. */
+  /** For a camera workload: the models it feeds (their workers are rendered from these). */
   models?: string[];
   /** For a camera workload: what it uses of its edge, summed into the edge's capacityUsed. */
   usage?: WorkloadUsage;

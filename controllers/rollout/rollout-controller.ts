@@ -16,7 +16,6 @@ import {
   specOrMetaChanged,
   VMS,
   type Manager,
-  type ReconcileResult,
 } from '../runtime/index.js';
 
 export const ROLLOUT_MANAGER = 'vmsctl-rollout';
@@ -45,9 +44,6 @@ export function maxUnavailableCount(value: string | undefined, total: number): n
   return Math.max(1, Number.isFinite(n) ? n : 1);
 }
 
-/** Longest a bundle is held for its model share (see RolloutReconciler.waitForModels). */
-export const MODEL_SHARE_WAIT_MS = 15_000;
-
 /** Annotation on an EdgeRelease: whether it only adds workloads or changes running ones. */
 export const CHANGE_ANNOTATION = 'vmsctl.io/change';
 
@@ -67,8 +63,6 @@ export class RolloutReconciler {
    * cache alone, the edge just given a release would look idle and a second one would start.
    */
   private readonly released = new Map<string, { revision: string; uid?: string }>();
-  /** Since when each bundle (`namespace/name`) has cameras whose models it does not run yet. */
-  private readonly incompleteSince = new Map<string, number>();
   constructor(private readonly mgr: Manager) {
     this.cache = fleetCache(mgr);
     this.cache.releases.on({
@@ -77,7 +71,6 @@ export class RolloutReconciler {
         if (mine && (!mine.uid || mine.uid === r.metadata.uid)) this.released.delete(keyOf(r));
       },
     });
-    this.cache.bundles.on({ delete: (b) => this.incompleteSince.delete(keyOf(b)) });
   }
 
   /** The revision an edge was last given: our own latest write, or the cached release's. */
@@ -88,7 +81,7 @@ export class RolloutReconciler {
     return mine ?? cached;
   }
 
-  async reconcile(namespace: string): Promise<ReconcileResult | void> {
+  async reconcile(namespace: string): Promise<void> {
     const tenant = this.cache.tenants.get(namespace);
     const bundles = this.cache.bundles
       .byIndex('namespace', namespace)
@@ -112,20 +105,11 @@ export class RolloutReconciler {
     }
     let budget = maxUnavailableCount(tenant?.spec.rollout?.maxUnavailable, total) - busy;
     const due: { bundle: LiveBundle; revision: string; additive: boolean }[] = [];
-    let recheckMs: number | undefined;
     for (const bundle of bundles) {
       const key = `${namespace}/${bundle.metadata.name}`;
       const release = this.cache.releases.get(key);
       const revision = bundleRevision(bundle);
-      if (this.releasedRevision(key) === revision) {
-        this.incompleteSince.delete(key);
-        continue;
-      }
-      const wait = this.waitForModels(key, bundle);
-      if (wait > 0) {
-        recheckMs = Math.min(recheckMs ?? wait, wait);
-        continue;
-      }
+      if (this.releasedRevision(key) === revision) continue;
       const additive = isAdditive(release, bundle);
       const isConnected = connected(bundle.spec.edgeServer);
       if (isConnected && !additive) {
@@ -137,31 +121,6 @@ export class RolloutReconciler {
     }
     // The budget was spent above; the writes themselves can go out side by side.
     await pool(due, 16, (d) => this.release(d.bundle, d.revision, d.additive));
-    return recheckMs === undefined ? undefined : { requeueAfterMs: recheckMs };
-  }
-
-  /**
-   * How long to hold a bundle whose cameras use a model its model share does not run yet
-   * (0: release it). The aimodel controller writes that share right after the cameras';
-   * waiting for it sends the edge one release with both instead of two, and never starts
-   * cameras before the workers they feed. A share that does not come within
-   * MODEL_SHARE_WAIT_MS is not waited for any longer.
-   */
-  private waitForModels(key: string, bundle: LiveBundle): number {
-    const workloads = bundle.spec.workloads ?? [];
-    const running = new Set(
-      workloads.filter((w) => w.source.startsWith('AIModel/')).map((w) => w.source.slice(8)),
-    );
-    const complete = workloads.every(
-      (w) => !w.source.startsWith('Camera/') || (w.models ?? []).every((m) => running.has(m)),
-    );
-    if (complete) {
-      this.incompleteSince.delete(key);
-      return 0;
-    }
-    const since = this.incompleteSince.get(key) ?? Date.now();
-    this.incompleteSince.set(key, since);
-    return Math.max(0, since + MODEL_SHARE_WAIT_MS - Date.now());
   }
 
   private async release(bundle: LiveBundle, revision: string, additive: boolean): Promise<void> {
