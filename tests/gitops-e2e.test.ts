@@ -222,6 +222,30 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
     expect(await deployments()).toEqual(running);
   }, 120_000);
 
+  it('bundle fields left by a former writer (the aimodel manager of earlier versions) are let go', async () => {
+    const cams = (await admin.list(VMS['Camera']!, { namespace: 'acme' })).items;
+    const edgeName = (cams[0]!.status as { edgeServer: string }).edgeServer;
+    const ref = { namespace: 'acme', name: edgeName };
+    // Earlier versions applied the model half of each bundle as `vmsctl-aimodel`; a label only
+    // it applied must not outlive the model it named.
+    await admin.apply(
+      VMS['EdgeBundle']!,
+      {
+        metadata: { ...ref, labels: { 'model.vmsctl.io/retired': 'true' } },
+        spec: { edgeServer: edgeName },
+      },
+      { fieldManager: 'vmsctl-aimodel', force: true },
+    );
+    const cleaned = await waitFor('the former writer let go', async () => {
+      const b = await admin.get(VMS['EdgeBundle']!, ref);
+      return !!b && !b.metadata.managedFields?.some((e) => e.manager === 'vmsctl-aimodel') && b;
+    });
+    expect(cleaned.metadata.labels?.['model.vmsctl.io/retired']).toBeUndefined();
+    const workloads = (cleaned.spec as { workloads: { name: string }[] }).workloads;
+    expect(workloads.some((w) => w.name.startsWith('camera-'))).toBe(true);
+    expect(workloads.some((w) => w.name.startsWith('model-'))).toBe(true);
+  }, 60_000);
+
   it('an invalid commit changes nothing and says why with file and line', async () => {
     const file = path.join(repo, 'tenants/acme/sites/hq/cameras.yaml');
     const { readFile } = await import('node:fs/promises');
