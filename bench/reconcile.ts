@@ -111,6 +111,13 @@ function writesSince(
   );
 }
 
+/** Writes to the main resource of the given kinds (fleet-sync's own, as opposed to derived). */
+function appliedWrites(byResource: Record<string, number>, resources: ReadonlySet<string>): number {
+  return Object.entries(byResource)
+    .filter(([k]) => resources.has(k))
+    .reduce((n, [, v]) => n + v, 0);
+}
+
 /** Waits until the controllers are idle and have not written for `quietMs`. */
 async function quiesce(child: ChildProcess, quietMs = 3_000): Promise<ChildStats> {
   let last = await ask<ChildStats>(child, 'stats', 'stats');
@@ -279,6 +286,8 @@ async function main() {
   const files = generateFleet({ sites, cameras, seed, licenseFrom: today });
   const parsed = parseFleetFiles(files).resources;
   const objectsInFleet = parsed.length;
+  // What fleet-sync applies: the fleet's own kinds (their main resource, not status).
+  const fleetResources = new Set(parsed.map((r) => VMS[r.resource.kind]!.plural));
   // Disabled cameras are placed nowhere and never Ready; convergence is every enabled one.
   const enabled = parsed.filter(
     (r) =>
@@ -389,13 +398,17 @@ async function main() {
     await writeFiles(repo, mutated);
     git(repo, 'commit', '-q', '-am', '1% change');
     const head = git(repo, 'rev-parse', 'HEAD');
-    const changedCameras = (() => {
+    // Changed, added and removed objects: each is one write for fleet-sync to make.
+    const changedObjects = (() => {
       const before = new Map(
         parseFleetFiles(files).resources.map((r) => [r.key, JSON.stringify(r.resource.spec)]),
       );
-      return parseFleetFiles(mutated).resources.filter(
-        (r) => before.get(r.key) !== JSON.stringify(r.resource.spec),
-      ).length;
+      const after = parseFleetFiles(mutated).resources;
+      const kept = new Set(after.map((r) => r.key));
+      return (
+        after.filter((r) => before.get(r.key) !== JSON.stringify(r.resource.spec)).length +
+        [...before.keys()].filter((k) => !kept.has(k)).length
+      );
     })();
     const t1 = performance.now();
     await admin.mergePatch(
@@ -415,7 +428,7 @@ async function main() {
     const changeSeconds = (performance.now() - t1) / 1000;
     const changeWrites = afterChange.writes - afterResync.writes;
     console.log(
-      `1 % change (${changed.length} files, ${changedCameras} objects changed): ${changeWrites} writes in ${changeSeconds.toFixed(1)} s`,
+      `1 % change (${changed.length} files, ${changedObjects} objects changed, added or removed): ${changeWrites} writes in ${changeSeconds.toFixed(1)} s`,
     );
 
     const ratio = convergeSeconds / bare.seconds;
@@ -429,16 +442,25 @@ async function main() {
     console.log(
       `| API writes | ${converged.writes} (${writesPerObject.toFixed(2)}/object) | ${bare.writes} | ${(converged.writes / bare.writes).toFixed(2)} |`,
     );
+    const changeByResource = writesSince(afterResync.byResource, afterChange.byResource);
+    const changeApplied = appliedWrites(changeByResource, fleetResources);
+    const applied = appliedWrites(converged.byResource, fleetResources);
+    console.log(
+      `| of which applying the fleet's objects | ${applied} (${(applied / objectsInFleet).toFixed(2)}/object) | ${bare.writes} | ${(applied / bare.writes).toFixed(2)} |`,
+    );
+    console.log(
+      `| of which derived (status, bundles, releases, namespaces, tenant RBAC) | ${converged.writes - applied} | - | - |`,
+    );
     console.log(`| writes of a no-change resync | ${noopResyncWrites} | - | - |`);
-    console.log(`| writes for ${changedCameras} changed objects | ${changeWrites} | - | - |`);
+    console.log(
+      `| writes for ${changedObjects} changed objects | ${changeWrites}: ${changeApplied} applying them (${(changeApplied / changedObjects).toFixed(2)}/object), ${changeWrites - changeApplied} derived | - | - |`,
+    );
     const live = await ask<{ heapMB: number }>(child, 'heap', 'heap');
     console.log(
       `| controller peak RSS | ${afterChange.rssMB} MB (live heap after GC: ${live.heapMB} MB) | - | - |`,
     );
     console.log(`writes by resource: ${JSON.stringify(afterChange.byResource)}`);
-    console.log(
-      `  of which the 1 % change: ${JSON.stringify(writesSince(afterResync.byResource, afterChange.byResource))}`,
-    );
+    console.log(`  of which the 1 % change: ${JSON.stringify(changeByResource)}`);
     console.log(`edge-agent simulator writes (not counted above): ${agents.writes()}`);
     agents.stop();
     cameraCache.stop();
@@ -459,8 +481,11 @@ async function main() {
         apiWrites: converged.writes,
         bareApplyWrites: bare.writes,
         noopResyncWrites,
-        changedObjects: changedCameras,
+        appliedWrites: applied,
+        derivedWrites: converged.writes - applied,
+        changedObjects,
         changeWrites,
+        changeAppliedWrites: changeApplied,
         peakRssMB: afterChange.rssMB,
         liveHeapMB: live.heapMB,
       }),
