@@ -6,8 +6,8 @@
  *   npm run bench:reconcile [-- --sites 690 --cameras 6000 --seed 1]
  *
  * The controllers run in a child process (this script with --controllers) so their peak
- * memory is measured alone. This process plays the 800 edge agents: one heartbeat per edge
- * and an "applied" report per release (the agents' writes are counted apart). The baseline,
+ * memory is measured alone. This process plays the 800 edge agents: a heartbeat Lease per edge
+ * renewed every 30 s and an "applied" report per release (the agents' writes are counted apart). The baseline,
  * measured in the same run on a second control plane, is the bare server-side apply of the
  * same objects with no validation and no controllers: the floor of writing them at all.
  * The last line printed is one JSON object for tooling.
@@ -24,10 +24,13 @@ import {
   createLogger,
   CORE,
   desiredObject,
+  EDGE_AGENT_LABEL,
   findCondition,
+  heartbeatLeaseName,
   Informer,
   installCrds,
   KubeClient,
+  microTime,
   pool,
   tenantNamespaces,
   unpackPayload,
@@ -134,29 +137,44 @@ async function quiesce(child: ChildProcess, quietMs = 3_000): Promise<ChildStats
   }
 }
 
-/** Plays the edge agents: heartbeats, and reports each released revision as applied. */
+/**
+ * Plays the edge agents as `vmsctl edge agent` behaves: says what it runs in its EdgeServer
+ * status once, renews its heartbeat Lease every 30 s, and reports each released revision as
+ * applied in the EdgeRelease status. (Here the first renewal also creates the Lease, which
+ * `vmsctl edge join` makes for a real agent.)
+ */
 function simulateAgents(client: KubeClient) {
   let writes = 0;
   const edges = new Informer<LiveEdge>(client, VMS['EdgeServer']!);
   const releases = new Informer<LiveRelease>(client, VMS['EdgeRelease']!);
-  const applied = new Map<string, string>();
   const pending = new Set<string>();
-  const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const heartbeat = (ns: string, name: string) => {
+  const renew = (ns: string, name: string) => {
     writes++;
     return client
       .apply(
-        VMS['EdgeServer']!,
+        CORE.Lease,
         {
-          metadata: { name, namespace: ns },
-          status: {
-            lastHeartbeatTime: now(),
-            agent: { version: 'bench', appliedRevision: applied.get(`${ns}/${name}`) },
+          metadata: {
+            name: heartbeatLeaseName(name),
+            namespace: ns,
+            labels: { [EDGE_AGENT_LABEL]: name },
           },
+          spec: { holderIdentity: name, renewTime: microTime() },
         },
+        { fieldManager: AGENT_MANAGER, force: true },
+      )
+      .catch(() => undefined);
+  };
+  const connect = async (ns: string, name: string) => {
+    writes++;
+    await client
+      .apply(
+        VMS['EdgeServer']!,
+        { metadata: { name, namespace: ns }, status: { agent: { version: 'bench' } } },
         { fieldManager: AGENT_MANAGER, force: true, subresource: 'status' },
       )
       .catch(() => undefined);
+    await renew(ns, name);
   };
   const report = async (r: LiveRelease) => {
     const key = `${r.metadata.namespace}/${r.metadata.name}`;
@@ -181,17 +199,15 @@ function simulateAgents(client: KubeClient) {
         { fieldManager: AGENT_MANAGER, force: true, subresource: 'status' },
       )
       .catch(() => undefined);
-    applied.set(key, r.spec.revision);
     pending.delete(job);
-    await heartbeat(r.metadata.namespace!, r.spec.edgeServer);
   };
-  edges.on({ add: (e) => void heartbeat(e.metadata.namespace!, e.metadata.name) });
+  edges.on({ add: (e) => void connect(e.metadata.namespace!, e.metadata.name) });
   releases.on({ add: (r) => void report(r), update: (_, r) => void report(r) });
   edges.start();
   releases.start();
   // Heartbeats well inside the default 90 s grace, as real agents send them.
   const timer = setInterval(() => {
-    void pool(edges.list(), 16, (e) => heartbeat(e.metadata.namespace!, e.metadata.name));
+    void pool(edges.list(), 16, (e) => renew(e.metadata.namespace!, e.metadata.name));
   }, 30_000);
   return {
     writes: () => writes,
@@ -391,6 +407,9 @@ async function main() {
     const noopResyncWrites = afterResync.writes - converged.writes;
     console.log(
       `no-change resync (every object re-delivered to every controller): ${noopResyncWrites} writes`,
+    );
+    console.log(
+      `  controllers' peak RSS so far: ${converged.rssMB} MB when converged, ${afterResync.rssMB} MB after the resync`,
     );
 
     const mutated = mutateFleet(files, { seed: seed + 1, fraction: 0.01 });

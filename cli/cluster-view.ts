@@ -236,7 +236,12 @@ export interface Section {
 }
 
 /** What the status says, by kind: placement of a camera, revisions of a FleetSync... */
-export function statusSections(o: KubeObject, now: Date): Section[] {
+export function statusSections(
+  o: KubeObject,
+  now: Date,
+  /** What other objects say about this one: an edge's heartbeat Lease renewTime. */
+  related: { heartbeat?: string } = {},
+): Section[] {
   const status = (o.status ?? {}) as Record<string, unknown>;
   const sections: Section[] = [];
   if (o.kind === 'Camera') {
@@ -287,11 +292,13 @@ export function statusSections(o: KubeObject, now: Date): Section[] {
       ],
     });
   } else if (o.kind === 'EdgeServer') {
-    const hb = status['lastHeartbeatTime'];
+    const agent = status['agent'] as { version?: string; kubernetesVersion?: string } | undefined;
+    const hb = related.heartbeat;
     sections.push({
       title: 'Agent',
       lines: [
-        `last heartbeat: ${typeof hb === 'string' ? `${hb} (${age(hb, now)} ago)` : 'never'}`,
+        `last heartbeat: ${hb ? `${hb} (${age(hb, now)} ago, by the edge's clock)` : 'never'}`,
+        `runs: ${agent ? `vmsctl ${agent.version ?? '?'}, Kubernetes ${agent.kubernetesVersion ?? '?'}` : 'not reported yet'}`,
       ],
     });
   }
@@ -300,7 +307,7 @@ export function statusSections(o: KubeObject, now: Date): Section[] {
   const shown: Record<string, string[]> = {
     Camera: ['edgeServer', 'activeModels', 'observedStream'],
     FleetSync: ['lastAppliedRevision', 'lastAttemptedRevision', 'lastApplied', 'inventory'],
-    EdgeServer: ['lastHeartbeatTime'],
+    EdgeServer: ['agent'],
   };
   const rest = { ...status };
   for (const key of ['conditions', ...(shown[o.kind ?? ''] ?? [])]) delete rest[key];

@@ -15,6 +15,7 @@ export { validSignature } from './fleet-sync/webhook.js';
 export * from './tenant/tenant-controller.js';
 export * from './edgeserver/edgeserver-controller.js';
 export * from './edgeserver/registration.js';
+export * from './edgeserver/heartbeat.js';
 export * from './camera/camera-controller.js';
 export * from './camera/bundle-share.js';
 export * from './camera/license.js';

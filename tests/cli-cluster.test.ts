@@ -8,8 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import {
   CORE,
+  heartbeatLeaseName,
   CONTROLLERS_NAME,
   VMS,
+  type HeartbeatLease,
   type KubeClient,
   type KubeObject,
 } from '../controllers/index.js';
@@ -558,10 +560,19 @@ describe('the controllers and the edge agent', () => {
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n${agent.stderr()}`);
     });
-    await waitFor('heartbeat in the EdgeServer status', async () => {
-      const edge = await admin.get(VMS['EdgeServer']!, { namespace: 'acme', name: 'hq-edge-1' });
-      return (edge?.status as { lastHeartbeatTime?: string } | undefined)?.lastHeartbeatTime;
-    });
+    // It renews its Lease with the registered token (which may patch only that Lease) and
+    // says once in the EdgeServer status what it runs.
+    const renewTime = async () =>
+      (
+        await admin.get<HeartbeatLease>(CORE.Lease, {
+          namespace: 'acme',
+          name: heartbeatLeaseName('hq-edge-1'),
+        })
+      )?.spec?.renewTime;
+    const first = await waitFor('heartbeat Lease renewed', renewTime);
+    await waitFor('heartbeat Lease renewed again', async () => (await renewTime()) !== first);
+    const edge = await admin.get(VMS['EdgeServer']!, { namespace: 'acme', name: 'hq-edge-1' });
+    expect((edge?.status as { agent?: { version?: string } }).agent?.version).toBeTruthy();
     const t0 = Date.now();
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);

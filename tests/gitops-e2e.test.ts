@@ -10,6 +10,8 @@ import {
   EdgeAgent,
   findCondition,
   installCrds,
+  heartbeatLeaseName,
+  microTime,
   registerEdgeAgent,
   VMS,
   type ControlPlane,
@@ -139,6 +141,14 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
     await expect(agentCloud.list(VMS['Camera']!, { namespace: 'acme' })).rejects.toThrow(
       /forbidden/i,
     );
+    // Nor touch another edge's heartbeat: its Role names its own Lease only.
+    await expect(
+      agentCloud.mergePatch(
+        CORE.Lease,
+        { namespace: 'acme', name: heartbeatLeaseName('some-other-edge') },
+        { spec: { renewTime: microTime() } },
+      ),
+    ).rejects.toThrow(/forbidden/i);
     agent = new EdgeAgent({
       cloud: agentCloud,
       edge: edge.client(),

@@ -17,9 +17,12 @@ import {
   createControlPlane,
   createLogger,
   CORE,
+  EDGE_AGENT_LABEL,
   EdgeAgent,
   fleetCache,
   findCondition,
+  heartbeatLeaseName,
+  microTime,
   installCrds,
   keyOf,
   RECONCILE_REQUEST_ANNOTATION,
@@ -28,6 +31,7 @@ import {
   VMS,
   type ControlPlane,
   type EdgeCredentials,
+  type HeartbeatLease,
   type Informer,
   type KubeClient,
   type KubeObject,
@@ -876,10 +880,11 @@ describe('GitOps under faults: real cloud and edge apiservers', () => {
     );
     await stopAgent('acme', 'hq-edge-1');
     const stopped = Date.now();
-    const lastBeat = Date.parse(
-      statusOf<{ lastHeartbeatTime: string }>(await admin.get(VMS['EdgeServer']!, edgeRef))
-        .lastHeartbeatTime,
-    );
+    const lease = await admin.get<HeartbeatLease>(CORE.Lease, {
+      namespace: 'acme',
+      name: heartbeatLeaseName('hq-edge-1'),
+    });
+    const lastBeat = Date.parse(lease!.spec!.renewTime!);
     const missed = await waitFor(
       'HeartbeatMissed',
       async () => {
@@ -1080,23 +1085,25 @@ describe('GitOps under faults: real cloud and edge apiservers', () => {
     });
   }, 120_000);
 
-  it('a heartbeat stamped in the future (edge clock ahead) counts as fresh without a hot loop', async () => {
-    // An edge whose clock runs 30 days ahead: its heartbeat looks 30 days in the future. The
-    // expiry visit must not be scheduled past setTimeout's ~24.8-day limit (it would fire at
-    // once, over and over).
+  it('a heartbeat stamped in the future (edge clock ahead) counts as fresh without a hot loop, and does not outlive the grace', async () => {
+    // An edge whose clock runs 30 days ahead: its Lease renewal looks 30 days in the future.
+    // It is judged by when the controller saw the renewal, so it is fresh now, its expiry
+    // visit is not pushed past setTimeout's ~24.8-day limit (it would fire at once, over and
+    // over), and without further renewals it is missed after the grace like any other.
     const ref = { namespace: 'lic', name: 'e1' };
     const ctl = plane.manager.controller('edgeserver')!;
+    const renewed = Date.now();
     await admin.apply(
-      VMS['EdgeServer']!,
+      CORE.Lease,
       {
-        metadata: ref,
-        status: {
-          lastHeartbeatTime: new Date(Date.now() + 30 * 86_400_000)
-            .toISOString()
-            .replace(/\.\d+Z$/, 'Z'),
+        metadata: {
+          name: heartbeatLeaseName('e1'),
+          namespace: 'lic',
+          labels: { [EDGE_AGENT_LABEL]: 'e1' },
         },
+        spec: { holderIdentity: 'e1', renewTime: microTime(new Date(renewed + 30 * 86_400_000)) },
       },
-      { fieldManager: 'skewed-agent', force: true, subresource: 'status' },
+      { fieldManager: 'skewed-agent', force: true },
     );
     await waitFor('skewed edge Ready', async () => {
       const e = await admin.get(VMS['EdgeServer']!, ref);
@@ -1106,7 +1113,14 @@ describe('GitOps under faults: real cloud and edge apiservers', () => {
     const n = ctl.stats.reconciles;
     await sleep(2_000);
     expect(ctl.stats.reconciles - n).toBeLessThan(20);
-  }, 60_000);
+    await waitFor(
+      'skewed edge HeartbeatMissed after its 30 s grace',
+      async () =>
+        cond(await admin.get(VMS['EdgeServer']!, ref), 'Ready')?.reason === 'HeartbeatMissed',
+      50_000,
+    );
+    expect(Date.now() - renewed).toBeGreaterThanOrEqual(30_000);
+  }, 90_000);
 
   it('staged rollout with maxUnavailable 1: at no time are two connected edges mid-update', async () => {
     const list = async () => (await admin.list(VMS['EdgeRelease']!, { namespace: 'roll' })).items;
@@ -1128,11 +1142,11 @@ describe('GitOps under faults: real cloud and edge apiservers', () => {
         items.every(
           (e) =>
             cond(e, 'Ready')?.status === 'True' &&
+            !!statusOf<{ agent?: unknown }>(e).agent &&
             releases.some(
               (r) =>
                 r.metadata.name === e.metadata.name &&
-                statusOf<{ agent?: { appliedRevision?: string } }>(e).agent?.appliedRevision ===
-                  specOf<ReleaseSpec>(r).revision,
+                statusOf<ReleaseStatus>(r).appliedRevision === specOf<ReleaseSpec>(r).revision,
             ),
         )
       );

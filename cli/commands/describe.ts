@@ -11,6 +11,7 @@ import {
 import { VmsCommand } from '../base-command.js';
 import { dirFlag, displayPath, loadValidatedFleet, nowFlag, parseNow } from '../fleet-input.js';
 import { line, type Block } from '../render/blocks.js';
+import type { HeartbeatLease, KubeClient, KubeObject } from '../../controllers/index.js';
 import {
   conditionsBlock,
   getCluster,
@@ -135,7 +136,9 @@ export default class Describe extends VmsCommand {
     }
     const target = await clusterClient(flags, 'vmsctl-describe');
     await requireVmsApi(target);
-    const obj = await getCluster(target, def, rest).finally(() => target.client.close());
+    const { obj, heartbeat } = await getCluster(target, def, rest)
+      .then(async (obj) => ({ obj, heartbeat: await edgeHeartbeat(target.client, obj) }))
+      .finally(() => target.client.close());
     const now = new Date();
     const key = obj.metadata.namespace
       ? `${def.kind}/${obj.metadata.namespace}/${obj.metadata.name}`
@@ -161,7 +164,7 @@ export default class Describe extends VmsCommand {
       ).trimEnd(),
       '',
     ].join('\n');
-    const sections = statusSections(obj, now);
+    const sections = statusSections(obj, now, { heartbeat });
     const blocks = (): Block[] => [
       line(header),
       conditionsBlock(obj, now),
@@ -180,6 +183,19 @@ export default class Describe extends VmsCommand {
       blocks,
     });
   }
+}
+
+/** An edge server's last heartbeat: its agent's Lease renewTime (undefined for other kinds). */
+async function edgeHeartbeat(client: KubeClient, o: KubeObject): Promise<string | undefined> {
+  if (o.kind !== 'EdgeServer') return undefined;
+  const { CORE, heartbeatLeaseName } = await import('../../controllers/index.js');
+  const lease = await client
+    .get<HeartbeatLease>(CORE.Lease, {
+      namespace: o.metadata.namespace,
+      name: heartbeatLeaseName(o.metadata.name),
+    })
+    .catch(() => undefined);
+  return lease?.spec?.renewTime;
 }
 
 /** Relations and derived figures for one resource, by kind. */

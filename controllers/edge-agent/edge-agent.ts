@@ -1,5 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import type { EdgeCredentials } from '../edgeserver/registration.js';
+import { heartbeatLeaseName, type EdgeCredentials } from '../edgeserver/registration.js';
+import { microTime } from '../edgeserver/heartbeat.js';
 import type { LiveRelease } from '../cache/fleet-cache.js';
 import { unpackPayload } from '../apply/payload.js';
 import {
@@ -52,15 +53,17 @@ export function cloudClient(creds: EdgeCredentials): KubeClient {
  * The edge agent, one per k3s edge cluster. It dials out to the cloud (so it works behind NAT),
  * watches only its own EdgeRelease (its token can read nothing else), applies the release to
  * the local cluster with server-side apply, prunes what an earlier release had and this one
- * lacks, and reports the applied revision and a heartbeat back.
+ * lacks, and reports the applied revision in the release's status. It heartbeats by renewing
+ * its Lease (see heartbeat.ts) and writes its EdgeServer's status only to say what it runs.
  */
 export class EdgeAgent {
   private readonly releases: Informer<LiveRelease>;
   private readonly controller: Controller;
   private heartbeatTimer?: NodeJS.Timeout;
   private stopped = false;
-  private appliedRevision?: string;
   private kubernetesVersion?: string;
+  /** What the EdgeServer status last said the agent runs (written again only when it changes). */
+  private reported?: string;
 
   constructor(private readonly options: EdgeAgentOptions) {
     this.releases = new Informer<LiveRelease>(options.cloud, VMS['EdgeRelease']!, {
@@ -99,27 +102,41 @@ export class EdgeAgent {
     tick();
   }
 
-  /** Writes lastHeartbeatTime and what the agent runs to its EdgeServer's status. */
+  /**
+   * Renews the agent's heartbeat Lease, after telling the EdgeServer status what the agent
+   * runs if that changed (or was never said).
+   */
   async heartbeat(): Promise<void> {
+    const { cloud, edgeName, namespace } = this.options;
     try {
-      await this.options.cloud.apply(
-        VMS['EdgeServer']!,
+      const agent = {
+        version: this.options.version ?? '0.1.0',
+        kubernetesVersion: this.kubernetesVersion,
+      };
+      if (this.reported !== JSON.stringify(agent)) {
+        await cloud.apply(
+          VMS['EdgeServer']!,
+          { metadata: { name: edgeName, namespace }, status: { agent } },
+          { fieldManager: EDGE_AGENT_MANAGER, force: true, subresource: 'status' },
+        );
+        this.reported = JSON.stringify(agent);
+      }
+      await cloud.apply(
+        CORE.Lease,
         {
-          metadata: { name: this.options.edgeName, namespace: this.options.namespace },
-          status: {
-            lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-            agent: {
-              version: this.options.version ?? '0.1.0',
-              kubernetesVersion: this.kubernetesVersion,
-              appliedRevision: this.appliedRevision,
-            },
-          },
+          metadata: { name: heartbeatLeaseName(edgeName), namespace },
+          spec: { holderIdentity: edgeName, renewTime: microTime() },
         },
-        { fieldManager: EDGE_AGENT_MANAGER, force: true, subresource: 'status' },
+        { fieldManager: EDGE_AGENT_MANAGER, force: true },
       );
     } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
       this.options.log.warn('heartbeat failed', {
-        error: err instanceof Error ? err.message : String(err),
+        error: message,
+        // The Lease is made by registration; an agent registered by an older vmsctl has none.
+        ...(/not found|forbidden/i.test(message)
+          ? { next: `run \`vmsctl edge join\` for ${namespace}/${edgeName} again` }
+          : {}),
       });
     }
   }
@@ -184,7 +201,6 @@ export class EdgeAgent {
             await edge.delete(type, o.metadata);
         }
       }
-      this.appliedRevision = release.spec.revision;
     }
     const ok = failed.length === 0;
     await this.options.cloud.apply(
@@ -220,7 +236,6 @@ export class EdgeAgent {
       },
       { fieldManager: EDGE_AGENT_MANAGER, force: true, subresource: 'status' },
     );
-    if (ok) await this.heartbeat();
     if (!ok) throw new Error(`release ${release.spec.revision}: ${failed.length} object(s) failed`);
   }
 

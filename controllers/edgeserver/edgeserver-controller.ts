@@ -1,9 +1,11 @@
 import { fleetCache, type FleetCache, type LiveEdge } from '../cache/fleet-cache.js';
-import { EDGE_AGENT_LABEL } from './registration.js';
+import { DEFAULT_HEARTBEAT_GRACE_S, EDGE_AGENT_LABEL } from './registration.js';
+import { HeartbeatClock, heartbeatLeases } from './heartbeat.js';
 import {
   applyStatusIfChanged,
   Controller,
   CORE,
+  isReady,
   keyOf,
   mergeConditions,
   outcome,
@@ -17,8 +19,6 @@ import {
 export const EDGESERVER_MANAGER = 'vmsctl-edgeserver';
 /** Longest a new edge's first status waits for its bundle (see firstStatusWait). */
 export const FIRST_STATUS_WAIT_MS = 30_000;
-/** Heartbeat grace when the EdgeServer does not set one. */
-export const DEFAULT_HEARTBEAT_GRACE_S = 90;
 
 export interface EdgeServerControllerOptions {
   now?: () => Date;
@@ -27,37 +27,43 @@ export interface EdgeServerControllerOptions {
 
 /**
  * The edgeserver controller: reports whether the edge is registered (its agent identity,
- * made by `vmsctl edge join`, exists), turns heartbeat freshness into Ready, and reports the
- * capacity the placed cameras use. A visit is scheduled for the moment the heartbeat would
- * go stale, so NotReady needs no event.
+ * made by `vmsctl edge join`, exists), turns heartbeat freshness (renewals of the agent's
+ * Lease, see heartbeat.ts) into Ready, and reports the capacity the placed cameras use. A
+ * visit is scheduled for the moment the heartbeat would go stale, so NotReady needs no event,
+ * and a renewal of a Ready edge's Lease costs no visit and no write.
  */
 export class EdgeServerReconciler {
   private readonly cache: FleetCache;
   private readonly agents;
+  readonly heartbeats: HeartbeatClock;
   /** Since when each new edge's first status has been held (see firstStatusWait). */
   private readonly heldSince = new Map<string, number>();
   constructor(
     private readonly mgr: Manager,
     private readonly options: EdgeServerControllerOptions = {},
+    /** Told when an edge that is not Ready renews its heartbeat. */
+    onRevived: (edgeKey: string) => void = () => undefined,
   ) {
     this.cache = fleetCache(mgr);
     this.agents = agentAccounts(mgr);
+    this.heartbeats = new HeartbeatClock(heartbeatLeases(mgr), this.now, (key) => {
+      const edge = this.cache.edges.get(key);
+      if (edge && !isReady(edge)) onRevived(key);
+    });
     this.cache.edges.on({ delete: (e) => this.heldSince.delete(keyOf(e)) });
   }
+
+  private readonly now = (): number => (this.options.now?.() ?? new Date()).getTime();
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const edge = this.cache.edges.get(key);
     if (!edge || edge.metadata.deletionTimestamp) return;
     const wait = this.firstStatusWait(edge);
     if (wait > 0) return { requeueAfterMs: wait };
-    const now = this.options.now?.() ?? new Date();
+    const now = new Date(this.now());
     const graceMs =
       (edge.spec.registration?.heartbeatGraceSeconds ?? DEFAULT_HEARTBEAT_GRACE_S) * 1000;
-    const beat = edge.status?.lastHeartbeatTime
-      ? Date.parse(edge.status.lastHeartbeatTime)
-      : undefined;
-    // A heartbeat stamped in the future (the edge's clock is ahead) counts as fresh, not as
-    // fresh for longer: a negative age would push the expiry visit out by the skew.
+    const beat = this.heartbeats.lastSeen(key);
     const age = beat === undefined ? undefined : Math.max(0, now.getTime() - beat);
     let conditions;
     let health: 'Healthy' | 'Unreachable' | 'Unknown';
@@ -183,16 +189,14 @@ export function setupEdgeServerController(
   options: EdgeServerControllerOptions = {},
 ): Controller {
   const cache = fleetCache(mgr);
-  const controller = new Controller(
+  let controller: Controller | undefined = undefined;
+  const reconciler = new EdgeServerReconciler(mgr, options, (key) => controller?.queue.add(key));
+  controller = new Controller(
     { name: 'edgeserver', workers: options.workers ?? 4, log: mgr.log, barrier: mgr.barrier },
-    new EdgeServerReconciler(mgr, options),
+    reconciler,
   );
-  controller.watch(
-    cache.edges,
-    undefined,
-    (a, b) =>
-      specOrMetaChanged(a, b) || a.status?.lastHeartbeatTime !== b.status?.lastHeartbeatTime,
-  );
+  // The agent's own report (version) is shown as it is; only spec and metadata need a visit.
+  controller.watch(cache.edges, undefined, specOrMetaChanged);
   // A bundle is named for its edge server.
   controller.watch(cache.bundles, undefined, specOrMetaChanged, 2_000);
   controller.watch(agentAccounts(mgr), (sa) => [

@@ -10,6 +10,14 @@ export function agentServiceAccount(edge: string): string {
   return childName('edge-agent', edge);
 }
 
+/** Heartbeat grace when the EdgeServer does not set one. */
+export const DEFAULT_HEARTBEAT_GRACE_S = 90;
+
+/** Name of the Lease an edge's agent heartbeats on: the same as its ServiceAccount. */
+export function heartbeatLeaseName(edge: string): string {
+  return agentServiceAccount(edge);
+}
+
 /** What an edge agent needs to reach the cloud: server, CA and a token bound to its identity. */
 export interface EdgeCredentials {
   server: string;
@@ -20,10 +28,11 @@ export interface EdgeCredentials {
 }
 
 /**
- * Registers an edge server's agent: a ServiceAccount owned by the EdgeServer and a Role that
- * lets it read only its own EdgeRelease and write only its own EdgeRelease and EdgeServer
- * status (Fleet-style least privilege: a stolen edge token reveals nothing about other
- * edges). Returns a token from the TokenRequest API, valid for `ttlSeconds`.
+ * Registers an edge server's agent: a ServiceAccount owned by the EdgeServer, the Lease it
+ * heartbeats on, and a Role that lets it read only its own EdgeRelease and write only its own
+ * EdgeRelease and EdgeServer status and its Lease (Fleet-style least privilege: a stolen
+ * edge token reveals nothing about other edges). Returns a token from the TokenRequest API,
+ * valid for `ttlSeconds`.
  */
 export async function registerEdgeAgent(
   client: KubeClient,
@@ -46,6 +55,19 @@ export async function registerEdgeAgent(
   };
   const opts = { fieldManager: REGISTRATION_MANAGER, force: true };
   await client.apply(CORE.ServiceAccount, { metadata }, opts);
+  // Made here, not by the agent, so the agent's token needs no `create` (which RBAC cannot
+  // narrow to one name). Applying it again keeps the agent's renewTime.
+  const grace =
+    (edge.spec as { registration?: { heartbeatGraceSeconds?: number } } | undefined)?.registration
+      ?.heartbeatGraceSeconds ?? DEFAULT_HEARTBEAT_GRACE_S;
+  await client.apply(
+    CORE.Lease,
+    {
+      metadata: { ...metadata, name: heartbeatLeaseName(edgeName) },
+      spec: { holderIdentity: edgeName, leaseDurationSeconds: grace },
+    },
+    opts,
+  );
   await client.apply(
     CORE.Role,
     {
@@ -67,6 +89,12 @@ export async function registerEdgeAgent(
           apiGroups: ['vmsctl.io'],
           resources: ['edgeservers/status'],
           resourceNames: [edgeName],
+          verbs: ['get', 'patch'],
+        },
+        {
+          apiGroups: ['coordination.k8s.io'],
+          resources: ['leases'],
+          resourceNames: [heartbeatLeaseName(edgeName)],
           verbs: ['get', 'patch'],
         },
       ],

@@ -91,6 +91,8 @@ export function controllerClusterRules(): PolicyRule[] {
       resourceNames: TENANT_ROLE_NAMES,
     },
     { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch'] },
+    // The edge agents' heartbeats (their Leases in the tenant namespaces), read only.
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch'] },
     // crd-guard puts back a vmsctl CRD that was deleted or edited, and only those. (A
     // server-side apply that creates is authorized as `create` of that name.)
     {

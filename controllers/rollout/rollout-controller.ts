@@ -88,7 +88,8 @@ export class RolloutReconciler {
       .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
     const connected = (edgeName: string) => {
       const edge = this.cache.edges.get(`${namespace}/${edgeName}`);
-      return !!edge && isReady(edge) && !!edge.status?.agent?.appliedRevision;
+      // Heartbeating, and its agent has said what it runs (it does once it is up).
+      return !!edge && isReady(edge) && !!edge.status?.agent;
     };
     const inFlight = (key: string) => {
       const revision = this.releasedRevision(key);
@@ -190,9 +191,7 @@ export function setupRolloutController(
   controller.watch(
     cache.edges,
     ns,
-    (a, b) =>
-      isReady(a) !== isReady(b) ||
-      a.status?.agent?.appliedRevision !== b.status?.agent?.appliedRevision,
+    (a, b) => isReady(a) !== isReady(b) || !a.status?.agent !== !b.status?.agent,
   );
   controller.watch(cache.tenants, (t) => [t.metadata.name], specOrMetaChanged);
   mgr.add(controller);

@@ -78,8 +78,11 @@ export const FleetSyncStatus = Strict({
 
 export const EdgeBundleSpec = Strict({
   edgeServer: Name,
+  // Atomic, not a map keyed by name: the camera controller is its one writer and rewrites
+  // it whole, and tracking each item's fields in managedFields made up a quarter of every
+  // bundle the apiserver decoded and encoded on each write.
   workloads: Type.Optional(
-    NamedList(
+    Type.Array(
       Strict({
         name: Name,
         source: Type.String({ description: 'The resource this workload was rendered from.' }),
@@ -104,6 +107,7 @@ export const EdgeBundleSpec = Strict({
           description: "Digest of the workload's objects (they travel in a payload).",
         }),
       }),
+      { 'x-kubernetes-list-type': 'atomic' },
     ),
   ),
   payloads: Type.Optional(

@@ -36,16 +36,17 @@ export type EdgeServerSpec = Static<typeof EdgeServerSpec>;
 export const EdgeServerStatus = Strict({
   observedGeneration: Type.Optional(Type.Integer()),
   conditions: Type.Optional(Conditions),
-  lastHeartbeatTime: Type.Optional(Type.String({ format: 'date-time' })),
   health: Type.Optional(StringEnum(['Healthy', 'Degraded', 'Unreachable', 'Unknown'] as const)),
   agent: Type.Optional(
     Strict(
       {
         version: Type.Optional(Type.String()),
         kubernetesVersion: Type.Optional(Type.String()),
-        appliedRevision: Type.Optional(Type.String()),
       },
-      { description: 'What the edge agent reports with each heartbeat.' },
+      {
+        description:
+          'What the edge agent runs, written when it starts. Its heartbeat is a Lease (coordination.k8s.io) named like its ServiceAccount, and what it applied is in its EdgeRelease.',
+      },
     ),
   ),
   capacityUsed: Type.Optional(

@@ -125,7 +125,7 @@ export const KINDS: ReadonlyArray<KindDefinition & { kind: KindName; schema: TOb
       { name: 'CPU', type: 'integer', jsonPath: '.spec.hardware.cpuCores' },
       { name: 'Memory', type: 'string', jsonPath: '.spec.hardware.memory' },
       { name: 'Health', type: 'string', jsonPath: '.status.health' },
-      { name: 'Heartbeat', type: 'date', jsonPath: '.status.lastHeartbeatTime' },
+      { name: 'Agent', type: 'string', jsonPath: '.status.agent.version' },
       ready,
     ],
   },

@@ -68,7 +68,7 @@ function checkCredentials(
 export default class EdgeAgentCommand extends VmsCommand {
   static override summary =
     "Run the edge agent: pull this edge's release from the cloud and apply it to the edge cluster.";
-  static override description = `What the vmsctl-edge-agent Deployment runs in each k3s edge (manifests/edge/edge-agent.yaml). It dials out to the cloud apiserver (works behind NAT) with the edge's own least-privilege token, watches only its EdgeRelease, applies it to the edge cluster, prunes what the release dropped and reports status and a heartbeat to its EdgeServer.
+  static override description = `What the vmsctl-edge-agent Deployment runs in each k3s edge (manifests/edge/edge-agent.yaml). It dials out to the cloud apiserver (works behind NAT) with the edge's own least-privilege token, watches only its EdgeRelease, applies it to the edge cluster, prunes what the release dropped, reports what it applied in the EdgeRelease status and heartbeats by renewing its Lease in the cloud.
 
 Cloud credentials, one of:
   --cloud-credentials DIR   a folder with ${Object.values(CREDENTIAL_FILES).join(', ')} (the vmsctl-edge-bootstrap Secret as mounted; edge-namespace and edge-name may be absent when --edge is given)
@@ -107,7 +107,7 @@ The edge cluster: --kubeconfig, else the pod's service account inside Kubernetes
     }),
     context: Flags.string({ description: 'Context of the edge kubeconfig.' }),
     'heartbeat-seconds': Flags.integer({
-      description: 'Seconds between heartbeats to the EdgeServer status.',
+      description: "Seconds between heartbeats (renewals of the agent's Lease in the cloud).",
       default: 15,
     }),
   };
