@@ -577,6 +577,11 @@ describe('the controllers and the edge agent', () => {
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5_000);
+    // Stopped, so the Lease holds its last renewal: describe shows it.
+    const described = await vmsctl(['describe', 'edgeserver/acme/hq-edge-1', '--cluster', ...kc]);
+    expect(described.code, described.stderr).toBe(0);
+    expect(described.stdout).toContain(`last heartbeat: ${await renewTime()}`);
+    expect(described.stdout).toMatch(/runs: vmsctl \S+, Kubernetes v\d/);
 
     // As the edge's Deployment runs it: no flags, the environment of edge-agent.yaml, with
     // its secretKeyRefs resolved and its mount path pointing at the folder.
