@@ -41,7 +41,7 @@ export class HeartbeatClock {
   private readonly seen = new Map<string, { renewTime: string; at: number }>();
 
   constructor(
-    leases: Informer<HeartbeatLease>,
+    leases: Pick<Informer<HeartbeatLease>, 'on' | 'hasSynced'>,
     private readonly now: () => number,
     /** Told when an edge's heartbeat moves (after it was recorded). */
     onRenew: (edgeKey: string) => void = () => undefined,
