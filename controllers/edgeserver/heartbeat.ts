@@ -17,11 +17,9 @@ export function microTime(at: Date = new Date()): string {
   return at.toISOString().replace(/Z$/, '000Z');
 }
 
-/** The agents' heartbeat Leases in the cloud, indexed by `namespace/edge`. */
+/** The agents' heartbeat Leases in the cloud (those carrying the edge-agent label). */
 export function heartbeatLeases(mgr: Manager): Informer<HeartbeatLease> {
-  const inf = mgr.informer<HeartbeatLease>(CORE.Lease, { labelSelector: EDGE_AGENT_LABEL });
-  if (!inf.hasIndex('edge')) inf.addIndex('edge', (l) => [edgeKeyOf(l)]);
-  return inf;
+  return mgr.informer<HeartbeatLease>(CORE.Lease, { labelSelector: EDGE_AGENT_LABEL });
 }
 
 /** `namespace/edge` of a heartbeat Lease. */
