@@ -6,10 +6,11 @@
  *   npm run bench:reconcile [-- --sites 690 --cameras 6000 --seed 1]
  *
  * The controllers run in a child process (this script with --controllers) so their peak
- * memory is measured alone. This process plays the 800 edge agents: a heartbeat Lease per edge
- * renewed every 30 s and an "applied" report per release (the agents' writes are counted apart). The baseline,
- * measured in the same run on a second control plane, is the bare server-side apply of the
- * same objects with no validation and no controllers: the floor of writing them at all.
+ * memory is measured alone. This process plays the 800 edge agents: a heartbeat Lease per
+ * edge renewed every 30 s and an "applied" report per release (the agents' writes are counted
+ * apart). The baseline, measured in the same run on a second control plane, is the bare
+ * server-side apply of the same objects with no validation and no controllers: the floor of
+ * writing them at all.
  * The last line printed is one JSON object for tooling.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';

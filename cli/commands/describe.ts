@@ -195,7 +195,7 @@ async function edgeHeartbeat(client: KubeClient, o: KubeObject): Promise<string 
       name: heartbeatLeaseName(o.metadata.name),
     })
     .catch(() => undefined);
-  return lease?.spec?.renewTime;
+  return lease?.spec?.renewTime ?? undefined;
 }
 
 /** Relations and derived figures for one resource, by kind. */

@@ -1,6 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { heartbeatLeaseName, type EdgeCredentials } from '../edgeserver/registration.js';
-import { microTime } from '../edgeserver/heartbeat.js';
 import type { LiveRelease } from '../cache/fleet-cache.js';
 import { unpackPayload } from '../apply/payload.js';
 import {
@@ -9,6 +8,7 @@ import {
   Informer,
   KubeClient,
   mergeConditions,
+  microTime,
   outcome,
   typeOf,
   VMS,
@@ -113,13 +113,14 @@ export class EdgeAgent {
         version: this.options.version ?? '0.1.0',
         kubernetesVersion: this.kubernetesVersion,
       };
-      if (this.reported !== JSON.stringify(agent)) {
+      const report = JSON.stringify(agent);
+      if (this.reported !== report) {
         await cloud.apply(
           VMS['EdgeServer']!,
           { metadata: { name: edgeName, namespace }, status: { agent } },
           { fieldManager: EDGE_AGENT_MANAGER, force: true, subresource: 'status' },
         );
-        this.reported = JSON.stringify(agent);
+        this.reported = report;
       }
       await cloud.apply(
         CORE.Lease,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { InformerHandlers } from '../runtime/index.js';
-import { HeartbeatClock, microTime, type HeartbeatLease } from './heartbeat.js';
+import { microTime, type InformerHandlers } from '../runtime/index.js';
+import { HeartbeatClock, type HeartbeatLease } from './heartbeat.js';
 import { EDGE_AGENT_LABEL } from './registration.js';
 
 /** Just enough of an informer to drive the clock: handlers and a synced flag. */

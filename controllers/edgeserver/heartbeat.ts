@@ -1,4 +1,4 @@
-import { CORE, type Informer, type KubeObject, type Manager } from '../runtime/index.js';
+import { CORE, type Informer, type Lease, type Manager } from '../runtime/index.js';
 import { EDGE_AGENT_LABEL } from './registration.js';
 
 /**
@@ -8,14 +8,7 @@ import { EDGE_AGENT_LABEL } from './registration.js';
  * with managed fields) was a large share of the apiserver's work, and woke every controller
  * that watches EdgeServers. The status is now written only when something in it changes.
  */
-export type HeartbeatLease = KubeObject & {
-  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string };
-};
-
-/** A Lease renewTime (MicroTime) for now. */
-export function microTime(at: Date = new Date()): string {
-  return at.toISOString().replace(/Z$/, '000Z');
-}
+export type HeartbeatLease = Lease;
 
 /** The agents' heartbeat Leases in the cloud (those carrying the edge-agent label). */
 export function heartbeatLeases(mgr: Manager): Informer<HeartbeatLease> {

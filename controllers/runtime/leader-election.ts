@@ -4,14 +4,15 @@ import { isConflict, type KubeClient } from './kube-client.js';
 import type { Logger } from './log.js';
 import { CORE, type KubeObject } from './objects.js';
 
-interface LeaseSpec {
+export interface LeaseSpec {
   holderIdentity?: string | null;
   leaseDurationSeconds?: number;
   acquireTime?: string | null;
   renewTime?: string | null;
   leaseTransitions?: number;
 }
-type Lease = KubeObject & { spec?: LeaseSpec };
+/** A coordination.k8s.io/v1 Lease (leader election here, edge heartbeats elsewhere). */
+export type Lease = KubeObject & { spec?: LeaseSpec };
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -24,7 +25,7 @@ export interface LeaderElectionOptions {
 }
 
 /** Kubernetes MicroTime as the apiserver expects it (RFC 3339 with microseconds). */
-function microTime(d: Date): string {
+export function microTime(d: Date = new Date()): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
