@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { ExitReason, FfmpegCommand, RunResult, SupervisorState } from './ffmpeg-process.js';
 import { FfmpegSupervisor } from './ffmpeg-process.js';
+import { fileHoldsFrames } from './matroska-media.js';
 import type { SourceInput } from './source-input.js';
 import { parseStreamLine, type ObservedStream } from './stream-info.js';
 
@@ -115,6 +116,8 @@ export class Recorder {
   /** Bytes of the open segment already added to `bytesWritten`. */
   private openCounted = 0;
   private stallTimer?: NodeJS.Timeout;
+  /** Closes still checking their file; `stop` waits for them so no unreadable file is left. */
+  private closing = new Set<Promise<void>>();
   /** Bytes per second of the copied stream over the last progress interval. */
   bitrateBps = 0;
   bytesWritten = 0;
@@ -130,7 +133,7 @@ export class Recorder {
       },
       onState: (state) => this.opts.onState(state),
       onExit: (result, delayMs) => {
-        void this.closeOpen(Date.now());
+        this.closeOpenInBackground(Date.now());
         this.opts.onState('backoff', { result, delayMs });
       },
       onCommandError: (e) => this.opts.onError(e.message),
@@ -149,7 +152,13 @@ export class Recorder {
       if (startMs === undefined) continue;
       const path = join(this.opts.dir, f);
       const s = await stat(path).catch(() => undefined);
-      if (s) this.segments.push({ path, startMs, endMs: s.mtimeMs, bytes: s.size });
+      if (!s) continue;
+      // A run killed before its first frame left only headers: not a recording, nothing lost.
+      if (!(await fileHoldsFrames(path))) {
+        await unlink(path).catch(() => undefined);
+        continue;
+      }
+      this.segments.push({ path, startMs, endMs: s.mtimeMs, bytes: s.size });
     }
     this.stallTimer = setInterval(() => this.checkStall(), 1000);
     this.stallTimer.unref();
@@ -161,6 +170,7 @@ export class Recorder {
     clearInterval(this.stallTimer);
     await this.supervisor.stop();
     await this.closeOpen(Date.now());
+    await Promise.all(this.closing);
   }
 
   /** Restarts ffmpeg (e.g. after the disk was freed). */
@@ -200,7 +210,7 @@ export class Recorder {
     const opening = /\[segment @ [^\]]+\] Opening '(.+)' for writing/.exec(line);
     if (opening) {
       const now = Date.now();
-      void this.closeOpen(now);
+      this.closeOpenInBackground(now);
       this.open = { path: opening[1]!, startMs: now };
       this.segments.push(this.open);
       return;
@@ -263,6 +273,12 @@ export class Recorder {
     }
   }
 
+  private closeOpenInBackground(now: number) {
+    const closing = this.closeOpen(now);
+    this.closing.add(closing);
+    void closing.finally(() => this.closing.delete(closing));
+  }
+
   private async closeOpen(now: number) {
     const seg = this.open;
     if (!seg) return;
@@ -271,7 +287,9 @@ export class Recorder {
     const s = await stat(seg.path).catch(() => undefined);
     this.count(s?.size ?? 0);
     this.openCounted = 0;
-    if (!s || s.size === 0) {
+    // ffmpeg opens the next file before its first frame arrives; a run that ends (camera
+    // gone, stall, kill) before that frame leaves headers only, which no player can open.
+    if (!s || !(await fileHoldsFrames(seg.path))) {
       this.forget(seg.path);
       if (s) await unlink(seg.path).catch(() => undefined);
       return;

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Priority } from '../../resources/index.js';
 import { startKafka, type KafkaServer } from '../../tests/servers/kafka.js';
@@ -260,6 +261,50 @@ describe('KafkaJobQueue against a real broker', { timeout: 180_000 }, () => {
           .map((j) => j.segmentSequence);
         // Exactly once, in offer order: nothing lost, nothing duplicated by the retries.
         expect(sequences(records, cam)).toEqual(want);
+      }
+    }
+  });
+
+  it('after the broker lost the producer state, sends again only what the broker lacks', async () => {
+    const log = captureLog();
+    const q = new KafkaJobQueue({ brokers: kafka.brokers, logger: log, ...fastRetry });
+    expect(await q.start()).toBe(true);
+    // The broker writes the first topic of the first batch, then answers as a broker that
+    // lost this producer's sequence numbers does (as kafkajs sees after a broker restart).
+    const first = (q as unknown as { producer: Producer }).producer;
+    const send = first.sendBatch.bind(first);
+    let failed = 0;
+    first.sendBatch = async (batch) => {
+      if (failed++ > 0) return send(batch);
+      await send({ ...batch, topicMessages: batch.topicMessages!.slice(0, 1) });
+      throw Object.assign(new Error('The broker received an out of order sequence number'), {
+        type: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+      });
+    };
+    const offered: VideoJob[] = [];
+    for (let seq = 0; seq < 12; seq++) {
+      const j = job(seq % 2 ? 't5-cam-b' : 't5-cam-a', seq, seq % 3 ? 'HIGH' : 'CRITICAL');
+      expect(q.offer(j)).toBe(true);
+      offered.push(j);
+    }
+    await q.drain();
+    expect(failed).toBe(1);
+    expect(q.stats()).toMatchObject({ buffered: 0, published: 12, connected: true });
+    // The CRITICAL topic went first and was on the broker; only the HIGH jobs were re-sent.
+    expect(
+      log.lines.some((l) =>
+        l.includes('4 of 12 job(s) of the failed batch were already on the broker'),
+      ),
+    ).toBe(true);
+    await q.close();
+
+    for (const topic of ALL_JOB_TOPICS) {
+      const records = await readTopic(kafka.brokers, topic, 't5-cam');
+      for (const cam of ['t5-cam-a', 't5-cam-b']) {
+        const want = offered
+          .filter((j) => j.cameraId === cam && topicFor(j.metadata.priority) === topic)
+          .map((j) => j.segmentSequence);
+        expect({ topic, cam, seqs: sequences(records, cam) }).toEqual({ topic, cam, seqs: want });
       }
     }
   });

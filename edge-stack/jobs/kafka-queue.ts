@@ -23,6 +23,7 @@ import {
   type JobTopic,
   type VideoJob,
 } from './video-job.js';
+import { findPublishedJobs } from './published-jobs.js';
 import { notifyPublished, QUIET_LOGGER, type QueueLogger } from './queue-logger.js';
 
 /** Where the Kafka adapters report; it gets short lines, never job payloads. */
@@ -174,8 +175,12 @@ interface Pending {
  * partition and keep their order. While the broker is unreachable the jobs wait and the
  * loop retries with capped, jittered exponential backoff; `stats()` says why.
  *
- * Delivery is at least once: a batch that fails part-way across several brokers may be
- * published twice on retry, so consumers de-duplicate by `jobId`.
+ * A retried batch is not written twice: the same producer keeps its idempotent sequence
+ * numbers, and when the broker answers that it lost them (a new producer must take over),
+ * the jobs of the failed batch that reached the broker anyway are looked up and not sent
+ * again. Delivery is still at least once where that look-up fails three times (e.g. an ACL
+ * denies consumer groups to this client): then the batch is sent whole, so consumers
+ * de-duplicate by `jobId`.
  */
 export class KafkaJobQueue implements JobQueue {
   private readonly connection: KafkaConnection;
@@ -203,6 +208,9 @@ export class KafkaJobQueue implements JobQueue {
   private disconnectedSince: number | undefined;
   private producerReady = false;
   private topicsReady = false;
+  /** A batch that failed with the producer's state lost: parts of it may be on the broker. */
+  private unconfirmed: Map<JobTopic, Pending[]> | undefined;
+  private checkFailures = 0;
   private loop: Promise<void> | undefined;
   private closing = false;
   /** Set when `close` runs out of time: the loop stops even with jobs left. */
@@ -330,6 +338,10 @@ export class KafkaJobQueue implements JobQueue {
         }
         continue;
       }
+      if (this.unconfirmed && !(await this.settleUnconfirmed())) {
+        await this.pause(failures++);
+        continue;
+      }
       if (this.buffered === 0) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
@@ -352,10 +364,15 @@ export class KafkaJobQueue implements JobQueue {
         this.failed('publish', err);
         // Reconnect from scratch. The same producer keeps its idempotent id and sequence
         // numbers, so a retried batch the broker already wrote is not written twice; only
-        // when the broker has forgotten that id does a new producer (new id) take over.
+        // when the broker has forgotten that id does a new producer (new id) take over,
+        // after finding out which of the batch's jobs the broker holds.
         this.producerReady = false;
         await this.producer.disconnect().catch(() => {});
-        if (hasErrorType(err, PRODUCER_STATE_LOST)) this.producer = this.newProducer();
+        if (hasErrorType(err, PRODUCER_STATE_LOST)) {
+          this.producer = this.newProducer();
+          this.unconfirmed = batch;
+          this.checkFailures = 0;
+        }
         await this.pause(failures++);
       }
     }
@@ -383,16 +400,59 @@ export class KafkaJobQueue implements JobQueue {
     return batch;
   }
 
+  /**
+   * Looks up which jobs of the batch that failed with the producer's state lost are on
+   * the broker, and takes them off the queue as published; the rest are sent again in
+   * order. False when the look-up failed and should be retried after a pause.
+   */
+  private async settleUnconfirmed(): Promise<boolean> {
+    const batch = this.unconfirmed!;
+    const jobs = new Map([...batch].map(([topic, entries]) => [topic, entries.map((e) => e.job)]));
+    const count = [...batch.values()].reduce((n, entries) => n + entries.length, 0);
+    this.connection.beginAttempt();
+    let found: Set<string>;
+    try {
+      found = await findPublishedJobs(this.connection.kafka, jobs, {
+        timeoutMs: Math.max(10_000, this.options.requestTimeoutMs ?? 10_000),
+      });
+    } catch (err) {
+      this.failed('check which jobs reached the broker', err);
+      if (++this.checkFailures < 3) return false;
+      this.log.warn(
+        `Kafka job queue: could not check which of ${count} job(s) reached the broker; sending them again, some may be duplicated`,
+      );
+      this.unconfirmed = undefined;
+      return true;
+    }
+    this.unconfirmed = undefined;
+    // Only the loop removes from the heads, so the batch is still exactly there.
+    const settled: Pending[] = [];
+    for (const [topic, entries] of batch) {
+      const queue = this.pending.get(topic)!;
+      const head = queue.splice(0, entries.length);
+      queue.unshift(...head.filter((e) => !found.has(e.job.jobId)));
+      settled.push(...head.filter((e) => found.has(e.job.jobId)));
+    }
+    this.log.info(
+      `Kafka job queue: new producer; ${settled.length} of ${count} job(s) of the failed batch were already on the broker, sending the rest`,
+    );
+    this.settled(settled);
+    return true;
+  }
+
   private acknowledged(batch: Map<JobTopic, Pending[]>): void {
-    const at = Date.now();
     // Only the loop removes from the heads, so the batch is still exactly there.
     for (const [topic, entries] of batch) this.pending.get(topic)!.splice(0, entries.length);
-    for (const entries of batch.values()) {
-      for (const { job } of entries) {
-        this.buffered--;
-        this.published++;
-        notifyPublished(this.listeners, job, at, this.log);
-      }
+    this.settled([...batch.values()].flat());
+  }
+
+  /** Counts jobs the broker holds as published and tells listeners and drain waiters. */
+  private settled(entries: Pending[]): void {
+    const at = Date.now();
+    for (const { job } of entries) {
+      this.buffered--;
+      this.published++;
+      notifyPublished(this.listeners, job, at, this.log);
     }
     this.markConnected();
     if (this.buffered === 0) {
