@@ -309,6 +309,52 @@ describe('KafkaJobQueue against a real broker', { timeout: 180_000 }, () => {
     }
   });
 
+  it('sends the whole batch again, and says so, when the broker keeps refusing the check', async () => {
+    const log = captureLog();
+    const q = new KafkaJobQueue({ brokers: kafka.brokers, logger: log, ...fastRetry });
+    expect(await q.start()).toBe(true);
+    const first = (q as unknown as { producer: Producer }).producer;
+    const send = first.sendBatch.bind(first);
+    let failed = 0;
+    first.sendBatch = async (batch) => {
+      if (failed++ > 0) return send(batch);
+      await send({ ...batch, topicMessages: batch.topicMessages!.slice(0, 1) });
+      throw Object.assign(new Error('The broker received an out of order sequence number'), {
+        type: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+      });
+    };
+    // A broker that answers but denies this client consumer groups (an ACL).
+    const kafkajs = (q as unknown as { connection: { kafka: { consumer: unknown } } }).connection
+      .kafka;
+    let checks = 0;
+    kafkajs.consumer = () => {
+      checks++;
+      throw Object.assign(new Error('Not authorized to access group'), {
+        name: 'KafkaJSProtocolError',
+        type: 'GROUP_AUTHORIZATION_FAILED',
+      });
+    };
+    const offered: VideoJob[] = [];
+    for (let seq = 0; seq < 6; seq++) {
+      const j = job('t6-cam-a', seq, seq % 2 ? 'HIGH' : 'CRITICAL');
+      expect(q.offer(j)).toBe(true);
+      offered.push(j);
+    }
+    await q.drain();
+    await q.close();
+    expect(checks).toBe(3);
+    expect(q.stats()).toMatchObject({ buffered: 0, published: 6 });
+    expect(log.lines.some((l) => l.includes('some may be duplicated'))).toBe(true);
+    expect(log.lines.join('\n')).toMatch(
+      /check which jobs reached the broker failed .*Not authorized to access group/,
+    );
+    // At least once: the CRITICAL jobs the broker had are there twice, nothing is missing.
+    const critical = await readTopic(kafka.brokers, 'video-jobs-critical', 't6-cam');
+    const high = await readTopic(kafka.brokers, 'video-jobs-high', 't6-cam');
+    expect(sequences(critical, 't6-cam-a')).toEqual([0, 2, 4, 0, 2, 4]);
+    expect(sequences(high, 't6-cam-a')).toEqual([1, 3, 5]);
+  });
+
   it('fails clearly, without crashing, on brokers that refuse or never answer', async () => {
     expect(() => new KafkaJobQueue({ brokers: [] })).toThrow('no brokers configured');
 

@@ -417,7 +417,9 @@ export class KafkaJobQueue implements JobQueue {
       });
     } catch (err) {
       this.failed('check which jobs reached the broker', err);
-      if (++this.checkFailures < 3) return false;
+      // An unreachable broker is waited out like any outage; only a broker that answers and
+      // still lets the check fail (e.g. consumer groups denied) makes it give up.
+      if (hasErrorName(err, CONNECTION_ERRORS) || ++this.checkFailures < 3) return false;
       this.log.warn(
         `Kafka job queue: could not check which of ${count} job(s) reached the broker; sending them again, some may be duplicated`,
       );
@@ -549,13 +551,34 @@ const PRODUCER_STATE_LOST = new Set([
   'INVALID_PRODUCER_ID_MAPPING',
 ]);
 
+/** kafkajs errors meaning no broker could be reached or a connection dropped. */
+const CONNECTION_ERRORS = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSRequestTimeoutError',
+]);
+
 /** Whether kafkajs's `type` of the error, its causes or aggregated errors is one of `types`. */
 function hasErrorType(err: unknown, types: Set<string>): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as { type?: unknown; cause?: unknown; errors?: unknown };
-  if (typeof e.type === 'string' && types.has(e.type)) return true;
-  if (Array.isArray(e.errors) && e.errors.some((x) => hasErrorType(x, types))) return true;
-  return e.cause !== undefined && e.cause !== err && hasErrorType(e.cause, types);
+  return someError(err, (e) => typeof e.type === 'string' && types.has(e.type));
+}
+
+/** Whether the error, its causes or aggregated errors has one of `names`. */
+function hasErrorName(err: unknown, names: Set<string>): boolean {
+  return someError(err, (e) => typeof e.name === 'string' && names.has(e.name));
+}
+
+function someError(
+  err: unknown,
+  test: (e: { type?: unknown; name?: unknown }) => boolean,
+  depth = 0,
+): boolean {
+  if (typeof err !== 'object' || err === null || depth > 8) return false;
+  const e = err as { type?: unknown; name?: unknown; cause?: unknown; errors?: unknown };
+  if (test(e)) return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => someError(x, test, depth + 1))) return true;
+  return e.cause !== undefined && e.cause !== err && someError(e.cause, test, depth + 1);
 }
 
 function toMessage({ job, value }: Pending): Message {
