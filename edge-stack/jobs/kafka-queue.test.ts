@@ -69,6 +69,26 @@ async function until(check: () => boolean, what: string, timeoutMs = 60_000): Pr
   }
 }
 
+/**
+ * Makes the queue's first producer write only the first topic of its first batch and then
+ * fail it as a broker that lost the producer's sequence numbers answers (what kafkajs
+ * sees after a broker restart); `count` is how many batches it failed (at most one).
+ */
+function loseProducerStateOnFirstBatch(q: KafkaJobQueue): { count: number } {
+  const first = (q as unknown as { producer: Producer }).producer;
+  const send = first.sendBatch.bind(first);
+  const sends = { count: 0 };
+  first.sendBatch = async (batch) => {
+    if (sends.count > 0) return send(batch);
+    sends.count++;
+    await send({ ...batch, topicMessages: batch.topicMessages!.slice(0, 1) });
+    throw Object.assign(new Error('The broker received an out of order sequence number'), {
+      type: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+    });
+  };
+  return sends;
+}
+
 const fastRetry: Partial<KafkaJobQueueOptions> = {
   backoff: { initialMs: 100, maxMs: 1_000 },
   connectionTimeoutMs: 1_000,
@@ -269,18 +289,7 @@ describe('KafkaJobQueue against a real broker', { timeout: 180_000 }, () => {
     const log = captureLog();
     const q = new KafkaJobQueue({ brokers: kafka.brokers, logger: log, ...fastRetry });
     expect(await q.start()).toBe(true);
-    // The broker writes the first topic of the first batch, then answers as a broker that
-    // lost this producer's sequence numbers does (as kafkajs sees after a broker restart).
-    const first = (q as unknown as { producer: Producer }).producer;
-    const send = first.sendBatch.bind(first);
-    let failed = 0;
-    first.sendBatch = async (batch) => {
-      if (failed++ > 0) return send(batch);
-      await send({ ...batch, topicMessages: batch.topicMessages!.slice(0, 1) });
-      throw Object.assign(new Error('The broker received an out of order sequence number'), {
-        type: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
-      });
-    };
+    const sends = loseProducerStateOnFirstBatch(q);
     const offered: VideoJob[] = [];
     for (let seq = 0; seq < 12; seq++) {
       const j = job(seq % 2 ? 't5-cam-b' : 't5-cam-a', seq, seq % 3 ? 'HIGH' : 'CRITICAL');
@@ -288,7 +297,7 @@ describe('KafkaJobQueue against a real broker', { timeout: 180_000 }, () => {
       offered.push(j);
     }
     await q.drain();
-    expect(failed).toBe(1);
+    expect(sends.count).toBe(1);
     expect(q.stats()).toMatchObject({ buffered: 0, published: 12, connected: true });
     // The CRITICAL topic went first and was on the broker; only the HIGH jobs were re-sent.
     expect(
@@ -313,16 +322,7 @@ describe('KafkaJobQueue against a real broker', { timeout: 180_000 }, () => {
     const log = captureLog();
     const q = new KafkaJobQueue({ brokers: kafka.brokers, logger: log, ...fastRetry });
     expect(await q.start()).toBe(true);
-    const first = (q as unknown as { producer: Producer }).producer;
-    const send = first.sendBatch.bind(first);
-    let failed = 0;
-    first.sendBatch = async (batch) => {
-      if (failed++ > 0) return send(batch);
-      await send({ ...batch, topicMessages: batch.topicMessages!.slice(0, 1) });
-      throw Object.assign(new Error('The broker received an out of order sequence number'), {
-        type: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
-      });
-    };
+    loseProducerStateOnFirstBatch(q);
     // A broker that answers but denies this client consumer groups (an ACL).
     const kafkajs = (q as unknown as { connection: { kafka: { consumer: unknown } } }).connection
       .kafka;
