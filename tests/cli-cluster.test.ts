@@ -214,6 +214,57 @@ describe('vmsctl install', () => {
     expect(after!.metadata.resourceVersion).toBe(deployment!.metadata.resourceVersion);
   }, 120_000);
 
+  it('sizes the controllers to --memory and refuses a size that is not one', async () => {
+    const deployment = () =>
+      admin.get<KubeObject & { spec: { template: { spec: { containers: Container[] } } } }>(
+        CORE.Deployment,
+        { namespace: 'vmsctl-system', name: CONTROLLERS_NAME },
+      );
+    type Container = { env: { name: string; value: string }[]; resources: unknown };
+    const sizing = async () => {
+      const c = (await deployment())!.spec.template.spec.containers[0]!;
+      return {
+        heap: c.env.find((e) => e.name === 'NODE_OPTIONS')?.value,
+        resources: c.resources,
+      };
+    };
+    expect(await sizing()).toEqual({
+      heap: '--max-old-space-size=256',
+      resources: {
+        requests: { cpu: '100m', memory: '256Mi' },
+        limits: { cpu: '1', memory: '1Gi' },
+      },
+    });
+    const bigger = await vmsctl(['install', ...kc, '--memory', '3Gi', '--json']);
+    expect(bigger.code, bigger.stderr).toBe(0);
+    expect(JSON.parse(bigger.stdout).summary).toEqual({ created: 0, configured: 1, unchanged: 15 });
+    expect(await sizing()).toEqual({
+      heap: '--max-old-space-size=768',
+      resources: {
+        requests: { cpu: '100m', memory: '768Mi' },
+        limits: { cpu: '1', memory: '3Gi' },
+      },
+    });
+
+    const before = (await deployment())!.metadata.resourceVersion;
+    for (const [memory, why] of [
+      ['lots', 'is not a Kubernetes memory quantity'],
+      ['100Mi', 'is below 256Mi'],
+      ['512m', 'is not a whole number of bytes'],
+      ['1Ti', 'is above 64Gi'],
+    ]) {
+      const r = await vmsctl(['install', ...kc, '--memory', memory!]);
+      expect({ memory, code: r.code }).toEqual({ memory, code: 2 });
+      expect(oneLine(r.stderr)).toContain(`--memory "${memory}" ${why}`);
+      expect(oneLine(r.stderr)).toContain('e.g. --memory 2Gi');
+    }
+    expect((await deployment())!.metadata.resourceVersion).toBe(before);
+
+    const back = await vmsctl(['install', ...kc, '--json']);
+    expect(JSON.parse(back.stdout).summary).toEqual({ created: 0, configured: 1, unchanged: 15 });
+    expect((await sizing()).heap).toBe('--max-old-space-size=256');
+  }, 120_000);
+
   it("the controllers' ServiceAccount may do what they need and nothing more", async () => {
     const can = async (...args: string[]) => {
       const r = await run('/usr/bin/kubectl', [

@@ -1,4 +1,4 @@
-import { CONTROL_KINDS, KINDS } from '../../resources/index.js';
+import { CONTROL_KINDS, formatBytes, KINDS, parseQuantity } from '../../resources/index.js';
 import type { KubeObject } from '../runtime/index.js';
 import { crdObjects } from './crds.js';
 
@@ -8,10 +8,42 @@ import { crdObjects } from './crds.js';
  * objects are written to manifests/install/ by `npm run generate` for GitOps installs.
  */
 
-/** Namespace of the controllers, their Lease and the Secrets FleetSyncs refer to. */
-/** Old-space cap of the controllers' Node heap (MB); the bench runs them with the same. */
-export const CONTROLLERS_HEAP_MB = 256;
+/** Memory limit of a controllers container unless `vmsctl install --memory` says otherwise. */
+export const DEFAULT_CONTROLLERS_MEMORY = '1Gi';
+/** Smallest and largest `--memory` accepted: below, the caches of a small fleet do not fit. */
+export const CONTROLLERS_MEMORY_RANGE = { min: 256 * 2 ** 20, max: 64 * 2 ** 30 };
 
+/**
+ * Old-space cap of the controllers' Node heap (MB) for a memory limit: a quarter of it. The
+ * rest is young generation, buffers and the git processes fleet-sync runs. Without a cap V8
+ * lets garbage from large watch events pile up to several times the live heap, which is
+ * ~100 MB at 6,000 cameras (npm run bench:reconcile) and grows with the fleet.
+ */
+export function controllersHeapMB(memory: string = DEFAULT_CONTROLLERS_MEMORY): number {
+  const problem = controllersMemoryProblem(memory);
+  if (problem) throw new RangeError(`controllers memory "${memory}" ${problem}`);
+  return Math.floor(parseQuantity(memory) / 4 / 2 ** 20);
+}
+
+/** Why `memory` cannot be the controllers' memory limit, or undefined when it can. */
+export function controllersMemoryProblem(memory: string): string | undefined {
+  let bytes: number;
+  try {
+    bytes = parseQuantity(memory);
+  } catch {
+    return 'is not a Kubernetes memory quantity';
+  }
+  if (!Number.isInteger(bytes)) return 'is not a whole number of bytes';
+  const { min, max } = CONTROLLERS_MEMORY_RANGE;
+  if (bytes < min) return `is below ${formatBytes(min)}: the controllers' caches would not fit`;
+  if (bytes > max) return `is above ${formatBytes(max)}`;
+  return undefined;
+}
+
+/** The heap cap of the default installation; the bench runs the controllers with the same. */
+export const CONTROLLERS_HEAP_MB = controllersHeapMB();
+
+/** Namespace of the controllers, their Lease and the Secrets FleetSyncs refer to. */
 export const SYSTEM_NAMESPACE = 'vmsctl-system';
 /** Name of the ServiceAccount, ClusterRole, bindings and Deployment of the controllers. */
 export const CONTROLLERS_NAME = 'vmsctl-controllers';
@@ -47,6 +79,8 @@ export interface InstallManifestOptions {
   /** Whole image reference, overriding ghcr.io/vmsctl/vmsctl:<version>. */
   image?: string;
   replicas?: number;
+  /** Memory limit of each controllers container (Kubernetes quantity, default 1Gi). */
+  memory?: string;
 }
 
 const ALL_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
@@ -204,6 +238,7 @@ export function installManifests(o: InstallManifestOptions): KubeObject[] {
 }
 
 function controllersDeployment(o: InstallManifestOptions, namespace: string): KubeObject {
+  const heapMB = controllersHeapMB(o.memory);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -263,9 +298,7 @@ function controllersDeployment(o: InstallManifestOptions, namespace: string): Ku
                 { name: 'VMSCTL_LOG_FORMAT', value: 'json' },
                 // git (fleet-sync) writes its config under HOME; the root file system is read-only.
                 { name: 'HOME', value: '/tmp' },
-                // The live heap at 6,000 cameras is ~100 MB (npm run bench:reconcile); without a
-                // cap V8 lets garbage from large watch events pile up to several times that.
-                { name: 'NODE_OPTIONS', value: `--max-old-space-size=${CONTROLLERS_HEAP_MB}` },
+                { name: 'NODE_OPTIONS', value: `--max-old-space-size=${heapMB}` },
               ],
               ports: [
                 { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' },
@@ -284,8 +317,9 @@ function controllersDeployment(o: InstallManifestOptions, namespace: string): Ku
                 failureThreshold: 3,
               },
               resources: {
-                requests: { cpu: '100m', memory: '256Mi' },
-                limits: { cpu: '1', memory: '1Gi' },
+                // The request is what the heap may use; the limit leaves room for the rest.
+                requests: { cpu: '100m', memory: `${heapMB}Mi` },
+                limits: { cpu: '1', memory: o.memory ?? DEFAULT_CONTROLLERS_MEMORY },
               },
               securityContext: {
                 allowPrivilegeEscalation: false,
