@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   applyObjects,
-  CONTROLLERS_HEAP_MB,
+  controllersMemoryEnv,
   createControlPlane,
   createLogger,
   CORE,
@@ -341,11 +341,14 @@ async function main() {
       fileURLToPath(import.meta.url),
       ['--controllers', kube.kubeconfig, path.join(work, 'cache')],
       {
+        // The memory settings the controllers' Deployment has (vmsctl install, default size).
+        env: {
+          ...process.env,
+          ...Object.fromEntries(controllersMemoryEnv().map((e) => [e.name, e.value])),
+        },
         // --expose-gc only to measure the live heap at the end (the figure next to peak RSS).
-        // and the heap cap the controllers' Deployment sets (vmsctl install).
         execArgv: [
           '--expose-gc',
-          `--max-old-space-size=${CONTROLLERS_HEAP_MB}`,
           // BENCH_CPU_PROF=dir writes a V8 CPU profile of the controllers there.
           ...(process.env['BENCH_CPU_PROF']
             ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`]

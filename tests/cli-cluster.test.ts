@@ -225,11 +225,13 @@ describe('vmsctl install', () => {
       const c = (await deployment())!.spec.template.spec.containers[0]!;
       return {
         heap: c.env.find((e) => e.name === 'NODE_OPTIONS')?.value,
+        arenas: c.env.find((e) => e.name === 'MALLOC_ARENA_MAX')?.value,
         resources: c.resources,
       };
     };
     expect(await sizing()).toEqual({
       heap: '--max-old-space-size=256',
+      arenas: '2',
       resources: {
         requests: { cpu: '100m', memory: '256Mi' },
         limits: { cpu: '1', memory: '1Gi' },
@@ -240,6 +242,7 @@ describe('vmsctl install', () => {
     expect(JSON.parse(bigger.stdout).summary).toEqual({ created: 0, configured: 1, unchanged: 15 });
     expect(await sizing()).toEqual({
       heap: '--max-old-space-size=768',
+      arenas: '2',
       resources: {
         requests: { cpu: '100m', memory: '768Mi' },
         limits: { cpu: '1', memory: '3Gi' },
