@@ -53,6 +53,28 @@ describe('Matroska frame check', () => {
     }
   }, 120_000);
 
+  it('keeps a file whose first frame lies beyond the part it reads: no proof, no delete', async () => {
+    const firstCluster = full.indexOf(Buffer.from([0x1f, 0x43, 0xb6, 0x75]));
+    // An EBML Void element of 300 KiB between the headers and the first cluster.
+    const size = 300 * 1024;
+    const voidHeader = Buffer.alloc(9);
+    voidHeader[0] = 0xec;
+    voidHeader[1] = 0x01;
+    voidHeader.writeUIntBE(size, 3, 6);
+    const padding = Buffer.concat([voidHeader, Buffer.alloc(size)]);
+    const far = join(dir, 'far.mkv');
+    await writeFile(
+      far,
+      Buffer.concat([full.subarray(0, firstCluster), padding, full.subarray(firstCluster)]),
+    );
+    expect(await fileHoldsFrames(far)).toBe(true);
+    // The same head, read whole, is judged on what it holds.
+    const head = Buffer.concat([full.subarray(0, firstCluster), padding]);
+    expect(holdsFrames(head, true)).toBe(false);
+    expect(holdsFrames(head, false)).toBe(true);
+    expect(holdsFrames(Buffer.concat([head, full.subarray(firstCluster)]), true)).toBe(true);
+  });
+
   it('says no to files that are not Matroska or cannot be read', async () => {
     expect(holdsFrames(Buffer.from('not a video at all'))).toBe(false);
     expect(holdsFrames(Buffer.alloc(4096, 0xff))).toBe(false);

@@ -52,31 +52,40 @@ function readElement(buf: Buffer, pos: number) {
  * recorder killed between opening a segment and writing its first frame leaves only
  * headers (or part of them); players and ffprobe reject such a file, so it is not a
  * recording. Walks the element tree by sizes, so frame payloads are never scanned.
+ * `complete` says `buf` is the whole file; when it is only the head and the walk runs
+ * past it, the answer is yes: a file is never taken for empty without proof.
  */
-export function holdsFrames(buf: Buffer): boolean {
+export function holdsFrames(buf: Buffer, complete = true): boolean {
+  const answer = walk(buf);
+  return answer === 'unknown' ? !complete : answer;
+}
+
+function walk(buf: Buffer): boolean | 'unknown' {
   const header = readElement(buf, 0);
-  if (!header || header.id !== EBML_HEADER || header.size === undefined) return false;
+  if (!header) return buf.length < 64 ? 'unknown' : false;
+  if (header.id !== EBML_HEADER || header.size === undefined) return false;
   const segment = readElement(buf, header.body + header.size);
-  if (!segment || segment.id !== SEGMENT) return false;
+  if (!segment) return 'unknown';
+  if (segment.id !== SEGMENT) return false;
   let pos = segment.body;
   while (pos < buf.length) {
     const el = readElement(buf, pos);
-    if (!el) return false;
+    if (!el) return 'unknown';
     if (el.id === CLUSTER) {
       const end = el.size === undefined ? buf.length : Math.min(buf.length, el.body + el.size);
       for (let p = el.body; p < end;) {
         const child = readElement(buf, p);
-        if (!child || child.size === undefined) return false;
+        if (!child || child.size === undefined) return 'unknown';
         if (child.id === SIMPLE_BLOCK || child.id === BLOCK_GROUP) return child.size > 0;
         p = child.body + child.size;
       }
-      if (el.size === undefined) return false;
+      if (el.size === undefined) return 'unknown';
     } else if (el.size === undefined) {
       return false;
     }
     pos = el.body + el.size!;
   }
-  return false;
+  return 'unknown';
 }
 
 /** Whether the Matroska file at `path` holds at least one frame (see `holdsFrames`). */
@@ -86,7 +95,8 @@ export async function fileHoldsFrames(path: string): Promise<boolean> {
   try {
     const buf = Buffer.alloc(HEAD_BYTES);
     const { bytesRead } = await file.read(buf, 0, HEAD_BYTES, 0);
-    return holdsFrames(buf.subarray(0, bytesRead));
+    const { size } = await file.stat();
+    return holdsFrames(buf.subarray(0, bytesRead), bytesRead >= size);
   } finally {
     await file.close();
   }
