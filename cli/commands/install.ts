@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { Name } from '../../resources/index.js';
+import { formatBytes, Name } from '../../resources/index.js';
 import { VmsCommand } from '../base-command.js';
 import { InputError } from '../input-error.js';
 import { clusterClient, clusterError, kubeFlags } from '../kube-input.js';
@@ -53,16 +53,22 @@ export default class Install extends VmsCommand {
         `--image "${flags.image}" is not an image reference`,
         'e.g. --image ghcr.io/vmsctl/vmsctl:0.1.0',
       );
-    const { controllersMemoryProblem } = await import('../../controllers/index.js');
+    const {
+      controllersMemoryProblem,
+      CONTROLLERS_MEMORY_RANGE,
+      installPlatform,
+      controllersImage,
+    } = await import('../../controllers/index.js');
     const memoryProblem = controllersMemoryProblem(flags.memory);
-    if (memoryProblem)
+    if (memoryProblem) {
+      const { min, max } = CONTROLLERS_MEMORY_RANGE;
       throw new InputError(
         `--memory "${flags.memory}" ${memoryProblem}`,
-        'Give a memory quantity from 256Mi to 64Gi, e.g. --memory 2Gi for a fleet of about 12,000 cameras.',
+        `Give a memory quantity from ${formatBytes(min)} to ${formatBytes(max)}, e.g. --memory 2Gi for a fleet of about 12,000 cameras.`,
       );
+    }
     const dryRun = Boolean(flags['dry-run']);
     const target = await clusterClient(flags, 'vmsctl-install');
-    const { installPlatform, controllersImage } = await import('../../controllers/index.js');
     const options = {
       version: this.config.version,
       namespace: flags.namespace,

@@ -49,7 +49,8 @@ export function controllersMemoryEnv(memory?: string): { name: string; value: st
     { name: 'NODE_OPTIONS', value: `--max-old-space-size=${controllersHeapMB(memory)}` },
     // glibc gives each thread that allocates its own malloc arena; Node's worker threads
     // (zlib, fs, TLS) then hold ~30 MB of RSS that is free but never returned
-    // (npm run bench:reconcile: peak 285-312 MB with the default, 268-273 MB with 2).
+    // (npm run bench:reconcile: peak 285-312 MB in 8 runs with the default, 268-300 MB in 5
+    // with 2).
     { name: 'MALLOC_ARENA_MAX', value: '2' },
   ];
 }

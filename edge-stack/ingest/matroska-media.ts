@@ -7,8 +7,11 @@ const CLUSTER = 0x1f43b675;
 const SIMPLE_BLOCK = 0xa3;
 const BLOCK_GROUP = 0xa0;
 
-/** How much of a file is read to find its first frame: headers and the first cluster's start. */
-const HEAD_BYTES = 256 * 1024;
+/**
+ * How much of a file is read to find its first frame. The headers ffmpeg writes before it
+ * are ~1 KB, so a file larger than this that holds no frame is not one a recorder left.
+ */
+export const MATROSKA_HEAD_BYTES = 64 * 1024;
 
 interface Vint {
   value: number;
@@ -93,8 +96,8 @@ export async function fileHoldsFrames(path: string): Promise<boolean> {
   const file = await open(path, 'r').catch(() => undefined);
   if (!file) return false;
   try {
-    const buf = Buffer.alloc(HEAD_BYTES);
-    const { bytesRead } = await file.read(buf, 0, HEAD_BYTES, 0);
+    const buf = Buffer.alloc(MATROSKA_HEAD_BYTES);
+    const { bytesRead } = await file.read(buf, 0, MATROSKA_HEAD_BYTES, 0);
     const { size } = await file.stat();
     return holdsFrames(buf.subarray(0, bytesRead), bytesRead >= size);
   } finally {

@@ -114,11 +114,23 @@ describe('recorder', () => {
     await writeFile(join(recDir, '20261201T100000Z-aaaa.mkv'), whole);
     await writeFile(join(recDir, '20261201T100010Z-bbbb.mkv'), headersOnly);
     await writeFile(join(recDir, 'notes.txt'), 'not a recording');
+    // Larger than any set of headers: kept unread, so a start costs no read per recording.
+    await writeFile(
+      join(recDir, '20261201T100020Z-cccc.mkv'),
+      Buffer.concat([headersOnly, Buffer.alloc(70 * 1024)]),
+    );
     // An ffmpeg that never starts: only what start() found on disk is listed.
     const r = recorder(join(dir, 'no-such-ffmpeg'), recDir, []);
     await r.start();
     await r.stop();
-    expect(r.segments.map((s) => s.path)).toEqual([join(recDir, '20261201T100000Z-aaaa.mkv')]);
-    expect((await readdir(recDir)).sort()).toEqual(['20261201T100000Z-aaaa.mkv', 'notes.txt']);
+    expect(r.segments.map((s) => s.path)).toEqual([
+      join(recDir, '20261201T100000Z-aaaa.mkv'),
+      join(recDir, '20261201T100020Z-cccc.mkv'),
+    ]);
+    expect((await readdir(recDir)).sort()).toEqual([
+      '20261201T100000Z-aaaa.mkv',
+      '20261201T100020Z-cccc.mkv',
+      'notes.txt',
+    ]);
   }, 30_000);
 });

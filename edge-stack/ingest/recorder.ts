@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { ExitReason, FfmpegCommand, RunResult, SupervisorState } from './ffmpeg-process.js';
 import { FfmpegSupervisor } from './ffmpeg-process.js';
-import { fileHoldsFrames } from './matroska-media.js';
+import { fileHoldsFrames, MATROSKA_HEAD_BYTES } from './matroska-media.js';
 import type { SourceInput } from './source-input.js';
 import { parseStreamLine, type ObservedStream } from './stream-info.js';
 
@@ -154,7 +154,9 @@ export class Recorder {
       const s = await stat(path).catch(() => undefined);
       if (!s) continue;
       // A run killed before its first frame left only headers: not a recording, nothing lost.
-      if (!(await fileHoldsFrames(path))) {
+      // Only a small file can be that; reading every file would cost a read per recording
+      // of the whole archive at each start.
+      if (s.size <= MATROSKA_HEAD_BYTES && !(await fileHoldsFrames(path))) {
         await unlink(path).catch(() => undefined);
         continue;
       }
