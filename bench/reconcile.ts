@@ -51,6 +51,8 @@ interface ChildStats {
   /** Heap in use (after a forced collection when asked for 'heap'). */
   heapMB: number;
   idle: boolean;
+  /** Reconciles run so far, by controller. */
+  reconciles: Record<string, number>;
 }
 
 const AGENT_MANAGER = 'vmsctl-edge-agent';
@@ -71,6 +73,12 @@ async function controllersProcess(kubeconfig: string, cacheDir: string): Promise
         rssMB: Math.round(process.resourceUsage().maxRSS / 1024),
         heapMB: Math.round(process.memoryUsage().heapUsed / 1048576),
         idle: plane.manager.isIdle(),
+        reconciles: Object.fromEntries(
+          ['fleet-sync', 'tenant', 'edgeserver', 'camera', 'aimodel', 'rollout'].map((n) => [
+            n,
+            plane.manager.controller(n)?.stats.reconciles ?? 0,
+          ]),
+        ),
       };
       process.send!({ type: 'stats', stats });
     } else if (m.type === 'heap') {
@@ -395,7 +403,9 @@ async function main() {
           `  ${elapsed.toFixed(0)} s: ${state.total} cameras, ${state.ready} Ready, waiting ${JSON.stringify(state.waiting)}, ${s.writes} controller writes, ${s.rssMB} MB`,
         );
         if (process.env['BENCH_DEBUG'])
-          console.log(`    e.g. ${state.sample}; ${JSON.stringify(s.byResource)}`);
+          console.log(
+            `    e.g. ${state.sample}; ${JSON.stringify(s.byResource)}; reconciles ${JSON.stringify(s.reconciles)}`,
+          );
       }
       await sleep(1_000);
     }
@@ -483,6 +493,9 @@ async function main() {
       `| controller peak RSS | ${afterChange.rssMB} MB (live heap after GC: ${live.heapMB} MB) | - | - |`,
     );
     console.log(`writes by resource: ${JSON.stringify(afterChange.byResource)}`);
+    console.log(
+      `reconciles by controller: ${JSON.stringify(converged.reconciles)} to converge, ${JSON.stringify(afterChange.reconciles)} in all`,
+    );
     console.log(`  of which the 1 % change: ${JSON.stringify(changeByResource)}`);
     console.log(`edge-agent simulator writes (not counted above): ${agents.writes()}`);
     agents.stop();

@@ -200,6 +200,41 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
     ]);
   }, 180_000);
 
+  it('a camera source, its streams and its conditions are each owned whole, so a second writer cannot leave half of one', async () => {
+    const { items } = await admin.list(VMS['Camera']!, { namespace: 'acme' });
+    const camera = items.find((c) => cond(c, 'Ready')?.status === 'True')!;
+    expect(camera).toBeDefined();
+    const fields = (manager: string, subresource?: string) =>
+      camera.metadata.managedFields?.find(
+        (e) => e.manager === manager && (e.subresource ?? undefined) === subresource,
+      )?.fieldsV1 as Record<string, Record<string, Record<string, unknown>>> | undefined;
+    const spec = fields('vmsctl-fleet-sync')?.['f:spec'];
+    expect(spec?.['f:source']).toEqual({});
+    expect((spec?.['f:streams'] as Record<string, unknown>)['f:main']).toEqual({});
+    expect(fields('vmsctl-camera', 'status')?.['f:status']?.['f:conditions']).toEqual({});
+    // Another writer setting only the URL conflicts on the whole source, not on source.url:
+    // taking it over would mean owning the whole union, type and all.
+    const source = (camera.spec as { source: Record<string, unknown> }).source;
+    const err = await admin
+      .apply(
+        VMS['Camera']!,
+        {
+          metadata: { name: camera.metadata.name, namespace: 'acme' },
+          spec: { source: { ...source, url: 'rtsp://10.9.9.9/other' } },
+        },
+        { fieldManager: 'someone-else' },
+      )
+      .then(() => undefined)
+      .catch((e: Error) => e);
+    expect(err?.message).toMatch(/conflict with "vmsctl-fleet-sync"[^]*\.spec\.source\b/);
+    expect(err?.message).not.toMatch(/\.spec\.source\.url/);
+    const after = await admin.get(VMS['Camera']!, {
+      namespace: 'acme',
+      name: camera.metadata.name,
+    });
+    expect((after!.spec as { source: unknown }).source).toEqual(source);
+  }, 60_000);
+
   it('a release whose payload cannot be read is reported as failed and nothing is pruned', async () => {
     const cams = (await admin.list(VMS['Camera']!, { namespace: 'acme' })).items;
     const edgeName = (cams[0]!.status as { edgeServer: string }).edgeServer;

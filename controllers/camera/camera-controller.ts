@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
   edgeCapacity,
   parseResolution,
@@ -393,13 +394,19 @@ export function setupCameraController(
   controller.watch(cache.tenants, (t) => sitesOfNamespace(t.metadata.name), specOrMetaChanged);
   controller.watch(cache.models, () => cache.sites.list().map((s) => keyOf(s)), specOrMetaChanged);
   // An edge reporting what it applied is what turns cameras Ready: that visit goes first.
+  // Only what the edge runs matters to a camera: a release not yet applied anywhere (the
+  // rollout controller's own write, most of all a new one) changes no camera's status.
   controller.watch(
     cache.releases,
     (r) => {
       const edge = cache.edges.get(`${r.metadata.namespace}/${r.spec.edgeServer}`);
-      return edge ? [`${r.metadata.namespace}/${edge.spec.site}`] : [];
+      return edge && r.status?.appliedWorkloads
+        ? [`${r.metadata.namespace}/${edge.spec.site}`]
+        : [];
     },
-    undefined,
+    (a, b) =>
+      a.spec.edgeServer !== b.spec.edgeServer ||
+      !isDeepStrictEqual(a.status?.appliedWorkloads, b.status?.appliedWorkloads),
     0,
     true,
   );

@@ -30,6 +30,7 @@ export function createSchemaAjv(code: CodeOptions = {}): Ajv {
   ajv.addVocabulary([
     'x-kubernetes-list-type',
     'x-kubernetes-list-map-keys',
+    'x-kubernetes-map-type',
     'x-kubernetes-preserve-unknown-fields',
   ]);
   return ajv;

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import {
+  AtomicStrict,
   Bitrate,
   Conditions,
   Name,
@@ -16,7 +17,7 @@ import { CameraConfiguration, ModelTuning, RecordingMode, StreamName } from './c
 export const Codec = StringEnum(['H264', 'H265', 'MJPEG'] as const);
 export type Codec = Static<typeof Codec>;
 
-export const Stream = Strict({
+export const Stream = AtomicStrict({
   codec: Codec,
   resolution: Resolution,
   fps: Type.Number({ exclusiveMinimum: 0, maximum: 120 }),
@@ -75,7 +76,7 @@ export const CameraSpec = Strict({
   }),
   edgeServer: Type.Optional(NameRef('Pin the camera to this edge server.')),
   enabled: Type.Optional(Type.Boolean()),
-  source: Strict({
+  source: AtomicStrict({
     type: SourceType,
     url: Type.Optional(
       Type.String({
@@ -100,7 +101,7 @@ export const CameraSpec = Strict({
     ),
   }),
   auth: Type.Optional(
-    Strict({
+    AtomicStrict({
       type: StringEnum(['basic', 'token', 'certificate', 'vendor'] as const),
       secretRef: SecretRef,
     }),
