@@ -7,8 +7,8 @@
  *
  * The controllers run in a child process (this script with --controllers) so their peak
  * memory is measured alone. This process plays the 800 edge agents: a heartbeat Lease per
- * edge renewed every 30 s and an "applied" report per release (the agents' writes are counted
- * apart). The baseline, measured in the same run on a second control plane, is the bare
+ * edge renewed every 30 s and an "applied" report per release once the edge's bundle is at its
+ * revision (the agents' writes are counted apart). The baseline, measured in the same run on a second control plane, is the bare
  * server-side apply of the same objects with no validation and no controllers: the floor of
  * writing them at all.
  * The last line printed is one JSON object for tooling.
@@ -20,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   applyObjects,
+  bundleRevision,
   controllersMemoryEnv,
   createControlPlane,
   createLogger,
@@ -37,6 +38,7 @@ import {
   unpackPayload,
   VMS,
   type KubeObject,
+  type LiveBundle,
   type LiveEdge,
   type LiveRelease,
 } from '../controllers/index.js';
@@ -149,13 +151,15 @@ async function quiesce(child: ChildProcess, quietMs = 3_000): Promise<ChildStats
 /**
  * Plays the edge agents as `vmsctl edge agent` behaves: says what it runs in its EdgeServer
  * status once, renews its heartbeat Lease every 30 s, and reports each released revision as
- * applied in the EdgeRelease status. (Here the first renewal also creates the Lease, which
+ * applied in the EdgeRelease status once its EdgeBundle is at that revision. (Here the first renewal also creates the Lease, which
  * `vmsctl edge join` makes for a real agent.)
  */
 function simulateAgents(client: KubeClient) {
   let writes = 0;
   const edges = new Informer<LiveEdge>(client, VMS['EdgeServer']!);
   const releases = new Informer<LiveRelease>(client, VMS['EdgeRelease']!);
+  // Each real agent watches its own bundle and release; one watch each stands in for 800.
+  const bundles = new Informer<LiveBundle>(client, VMS['EdgeBundle']!);
   const pending = new Set<string>();
   const renew = (ns: string, name: string) => {
     writes++;
@@ -188,6 +192,9 @@ function simulateAgents(client: KubeClient) {
   const report = async (r: LiveRelease) => {
     const key = `${r.metadata.namespace}/${r.metadata.name}`;
     const job = `${key}@${r.spec.revision}`;
+    const bundle = bundles.get(key);
+    // As the agent does: only a bundle at the released revision is applied.
+    if (!bundle || bundleRevision(bundle) !== r.spec.revision) return;
     if (r.status?.appliedRevision === r.spec.revision || pending.has(job)) return;
     pending.add(job);
     writes++;
@@ -199,7 +206,7 @@ function simulateAgents(client: KubeClient) {
           status: {
             appliedRevision: r.spec.revision,
             appliedWorkloads: r.spec.workloads,
-            appliedObjects: r.spec.payloads.reduce(
+            appliedObjects: (bundle.spec.payloads ?? []).reduce(
               (n, p) => n + [...unpackPayload(p).values()].reduce((m, o) => m + o.length, 0),
               0,
             ),
@@ -212,8 +219,14 @@ function simulateAgents(client: KubeClient) {
   };
   edges.on({ add: (e) => void connect(e.metadata.namespace!, e.metadata.name) });
   releases.on({ add: (r) => void report(r), update: (_, r) => void report(r) });
+  const reportFor = (b: LiveBundle) => {
+    const r = releases.get(`${b.metadata.namespace}/${b.metadata.name}`);
+    if (r) void report(r);
+  };
+  bundles.on({ add: reportFor, update: (_, b) => reportFor(b) });
   edges.start();
   releases.start();
+  bundles.start();
   // Heartbeats well inside the default 90 s grace, as real agents send them.
   const timer = setInterval(() => {
     void pool(edges.list(), 16, (e) => renew(e.metadata.namespace!, e.metadata.name));
@@ -224,6 +237,7 @@ function simulateAgents(client: KubeClient) {
       clearInterval(timer);
       edges.stop();
       releases.stop();
+      bundles.stop();
     },
   };
 }

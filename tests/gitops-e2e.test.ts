@@ -200,7 +200,7 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
     ]);
   }, 180_000);
 
-  it('a camera source, its streams and its conditions are each owned whole, so a second writer cannot leave half of one', async () => {
+  it('a camera source, its auth and its conditions are each owned whole, so a second writer cannot leave half of one', async () => {
     const { items } = await admin.list(VMS['Camera']!, { namespace: 'acme' });
     const camera = items.find((c) => cond(c, 'Ready')?.status === 'True')!;
     expect(camera).toBeDefined();
@@ -210,7 +210,11 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
       )?.fieldsV1 as Record<string, Record<string, Record<string, unknown>>> | undefined;
     const spec = fields('vmsctl-fleet-sync')?.['f:spec'];
     expect(spec?.['f:source']).toEqual({});
-    expect((spec?.['f:streams'] as Record<string, unknown>)['f:main']).toEqual({});
+    expect(spec?.['f:auth']).toEqual({});
+    // A stream stays field by field: `kubectl apply` of one setting (fps) is a normal edit.
+    expect(Object.keys((spec?.['f:streams'] as Record<string, object>)['f:main']!)).toContain(
+      'f:fps',
+    );
     expect(fields('vmsctl-camera', 'status')?.['f:status']?.['f:conditions']).toEqual({});
     // Another writer setting only the URL conflicts on the whole source, not on source.url:
     // taking it over would mean owning the whole union, type and all.
@@ -235,7 +239,7 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
     expect((after!.spec as { source: unknown }).source).toEqual(source);
   }, 60_000);
 
-  it('a release whose payload cannot be read is reported as failed and nothing is pruned', async () => {
+  it('a bundle whose payload cannot be read is reported as failed in the release and nothing is pruned', async () => {
     const cams = (await admin.list(VMS['Camera']!, { namespace: 'acme' })).items;
     const edgeName = (cams[0]!.status as { edgeServer: string }).edgeServer;
     const ref = { namespace: 'acme', name: edgeName };
@@ -245,9 +249,12 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
         .sort();
     const running = await deployments();
     expect(running.length).toBeGreaterThan(0);
+    // The release names a revision; the objects come from the bundle, so that is what breaks.
+    const bundle = await admin.get(VMS['EdgeBundle']!, ref);
+    const payloads = (bundle!.spec as { payloads: { name: string; content: string }[] }).payloads;
     const release = await admin.get(VMS['EdgeRelease']!, ref);
-    const payloads = (release!.spec as { payloads: { name: string; content: string }[] }).payloads;
-    await admin.mergePatch(VMS['EdgeRelease']!, ref, {
+    expect(release!.spec).not.toHaveProperty('payloads');
+    await admin.mergePatch(VMS['EdgeBundle']!, ref, {
       spec: { payloads: payloads.map((p) => ({ ...p, content: `${p.content.slice(0, 40)}…` })) },
     });
     const failed = await waitFor('release ApplyFailed', async () => {
@@ -259,7 +266,7 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
     );
     expect(await deployments()).toEqual(running);
     // Put it back: the agent applies it again and reports success.
-    await admin.mergePatch(VMS['EdgeRelease']!, ref, { spec: { payloads } });
+    await admin.mergePatch(VMS['EdgeBundle']!, ref, { spec: { payloads } });
     await waitFor('release Applied again', async () => {
       const r = await admin.get(VMS['EdgeRelease']!, ref);
       return cond(r, 'Ready')?.reason === 'Applied';

@@ -69,18 +69,6 @@ export function slimManagedFields<T extends KubeObject>(obj: T): T {
   };
 }
 
-/**
- * Releases without their payloads: the cloud controllers read revisions and workload ids.
- * Bundles keep theirs (a few kilobytes compressed): the rollout releases from the cache.
- */
-function slimRelease(r: Live<EdgeRelease>): Live<EdgeRelease> {
-  const slim = slimManagedFields(r);
-  return {
-    ...slim,
-    spec: { ...slim.spec, payloads: slim.spec.payloads?.map((p) => ({ ...p, content: '' })) },
-  };
-}
-
 /** The manager's fleet informers (created once per manager). */
 export function fleetCache(mgr: Manager): FleetCache {
   let cache = caches.get(mgr);
@@ -97,7 +85,7 @@ export function fleetCache(mgr: Manager): FleetCache {
     transform: slimManagedFields,
   });
   const releases = mgr.informer<Live<EdgeRelease>>(VMS['EdgeRelease']!, {
-    transform: slimRelease,
+    transform: slimManagedFields,
   });
   const namespaces = mgr.informer<KubeObject>(CORE.Namespace, {
     labelSelector: 'vmsctl.io/tenant',

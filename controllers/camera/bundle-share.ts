@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { packPayload } from '../apply/payload.js';
 import type { LiveBundle, LiveEdge } from '../cache/fleet-cache.js';
 import { controllerRef, VMS, type KubeObject, type Manager } from '../runtime/index.js';
+import { digest } from './names.js';
 import { workloadDigest, type Workload } from './render.js';
 
 /**
@@ -17,19 +18,34 @@ export interface BundleShare {
   workloads: Workload[];
 }
 
-/** Server-side applies an edge's whole bundle: index entries, payloads and labels. */
+// Informers replace an object on every change, so the object itself is the memo key: a
+// tenant-wide pass over hundreds of bundles hashes only the ones that changed.
+const revisions = new WeakMap<LiveBundle, string>();
+
+/** The revision of a bundle: a digest of its workloads in name order. */
+export function bundleRevision(bundle: LiveBundle): string {
+  let revision = revisions.get(bundle);
+  if (revision === undefined) {
+    const workloads = [...(bundle.spec.workloads ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
+    revision = digest(workloads.map((w) => [w.name, workloadDigest(w as never)]));
+    revisions.set(bundle, revision);
+  }
+  return revision;
+}
+
+/** Server-side applies an edge's whole bundle (index entries, payloads, labels); returns it as written. */
 export async function applyBundle(
   mgr: Manager,
   edge: LiveEdge,
   shares: readonly BundleShare[],
   fieldManager: string,
   labels: Record<string, string> = {},
-): Promise<void> {
+): Promise<LiveBundle> {
   const sorted = shares.map((s) => ({
     name: s.name,
     workloads: [...s.workloads].sort((a, b) => (a.name < b.name ? -1 : 1)),
   }));
-  await mgr.client.apply(
+  return mgr.client.apply<LiveBundle>(
     VMS['EdgeBundle']!,
     {
       metadata: {

@@ -1,7 +1,8 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { heartbeatLeaseName, type EdgeCredentials } from '../edgeserver/registration.js';
-import type { LiveRelease } from '../cache/fleet-cache.js';
+import type { LiveBundle, LiveRelease } from '../cache/fleet-cache.js';
 import { unpackPayload } from '../apply/payload.js';
+import { bundleRevision } from '../camera/bundle-share.js';
 import {
   Controller,
   CORE,
@@ -51,13 +52,15 @@ export function cloudClient(creds: EdgeCredentials): KubeClient {
 
 /**
  * The edge agent, one per k3s edge cluster. It dials out to the cloud (so it works behind NAT),
- * watches only its own EdgeRelease (its token can read nothing else), applies the release to
- * the local cluster with server-side apply, prunes what an earlier release had and this one
- * lacks, and reports the applied revision in the release's status. It heartbeats by renewing
- * its Lease (see heartbeat.ts) and writes its EdgeServer's status only to say what it runs.
+ * watches only its own EdgeBundle and EdgeRelease (its token can read nothing else), and once
+ * the bundle is at the revision the release allows, applies the bundle's objects to the local
+ * cluster with server-side apply, prunes what an earlier release had and this one lacks, and
+ * reports the applied revision in the release's status. It heartbeats by renewing its Lease
+ * (see heartbeat.ts) and writes its EdgeServer's status only to say what it runs.
  */
 export class EdgeAgent {
   private readonly releases: Informer<LiveRelease>;
+  private readonly bundles: Informer<LiveBundle>;
   private readonly controller: Controller;
   private heartbeatTimer?: NodeJS.Timeout;
   private stopped = false;
@@ -66,10 +69,12 @@ export class EdgeAgent {
   private reported?: string;
 
   constructor(private readonly options: EdgeAgentOptions) {
-    this.releases = new Informer<LiveRelease>(options.cloud, VMS['EdgeRelease']!, {
+    const own = {
       namespace: options.namespace,
       fieldSelector: `metadata.name=${options.edgeName}`,
-    });
+    };
+    this.releases = new Informer<LiveRelease>(options.cloud, VMS['EdgeRelease']!, own);
+    this.bundles = new Informer<LiveBundle>(options.cloud, VMS['EdgeBundle']!, own);
     this.controller = new Controller(
       { name: 'edge-agent', workers: 1, log: options.log, baseDelayMs: 500, maxDelayMs: 60_000 },
       { reconcile: () => this.applyRelease() },
@@ -80,6 +85,12 @@ export class EdgeAgent {
       (a, b) =>
         a.spec.revision !== b.spec.revision || a.metadata.generation !== b.metadata.generation,
     );
+    // A release can arrive before the bundle write it was made from reaches this watch.
+    this.controller.watch(
+      this.bundles,
+      () => ['release'],
+      (a, b) => a.metadata.generation !== b.metadata.generation,
+    );
   }
 
   async start(): Promise<void> {
@@ -88,7 +99,8 @@ export class EdgeAgent {
       .catch(() => undefined);
     this.kubernetesVersion = version?.gitVersion;
     this.releases.start();
-    await this.releases.waitForSync();
+    this.bundles.start();
+    await Promise.all([this.releases.waitForSync(), this.bundles.waitForSync()]);
     this.controller.start();
     this.controller.queue.add('release');
     await this.heartbeat();
@@ -143,8 +155,19 @@ export class EdgeAgent {
   }
 
   private async applyRelease(): Promise<void> {
-    const release = this.releases.get(`${this.options.namespace}/${this.options.edgeName}`);
-    if (!release) return;
+    const key = `${this.options.namespace}/${this.options.edgeName}`;
+    const release = this.releases.get(key);
+    const bundle = this.bundles.get(key);
+    if (!release || !bundle) return;
+    // The bundle moved past the released revision (or this watch has not seen it get there
+    // yet): what runs stays, and the rollout releases the bundle's current revision next.
+    if (bundleRevision(bundle) !== release.spec.revision) {
+      this.options.log.debug('bundle is not at the released revision; waiting', {
+        released: release.spec.revision,
+        bundle: bundleRevision(bundle),
+      });
+      return;
+    }
     const edge = this.options.edge;
     const failed: { id: string; message: string }[] = [];
     const keep = new Set<string>();
@@ -162,7 +185,7 @@ export class EdgeAgent {
       },
     );
     let objects = 0;
-    for (const raw of this.releasedObjects(release, failed)) {
+    for (const raw of this.releasedObjects(release, bundle, failed)) {
       objects++;
       const type = typeOf(raw);
       const id = `${raw.kind}/${raw.metadata?.namespace ? `${raw.metadata.namespace}/` : ''}${raw.metadata?.name}`;
@@ -241,15 +264,17 @@ export class EdgeAgent {
   }
 
   /**
-   * The objects of every workload the release lists, from its payloads. A payload that cannot
-   * be read, or a workload missing from them, is reported as failed (and nothing is pruned).
+   * The objects of every workload the release lists, from the bundle's payloads. A payload
+   * that cannot be read, or a workload missing from them, is reported as failed (and nothing
+   * is pruned).
    */
   private releasedObjects(
     release: LiveRelease,
+    bundle: LiveBundle,
     failed: { id: string; message: string }[],
   ): KubeObject[] {
     const byWorkload = new Map<string, Record<string, unknown>[]>();
-    for (const p of release.spec.payloads ?? []) {
+    for (const p of bundle.spec.payloads ?? []) {
       try {
         for (const [name, objs] of unpackPayload(p)) byWorkload.set(name, objs);
       } catch (err) {
@@ -261,7 +286,7 @@ export class EdgeAgent {
       const name = id.slice(0, id.lastIndexOf('@'));
       const objs = byWorkload.get(name);
       if (objs) out.push(...(objs as KubeObject[]));
-      else failed.push({ id: `workload/${name}`, message: 'not in any payload of the release' });
+      else failed.push({ id: `workload/${name}`, message: 'not in any payload of the bundle' });
     }
     return out;
   }
@@ -271,6 +296,7 @@ export class EdgeAgent {
     clearTimeout(this.heartbeatTimer);
     await this.controller.stop();
     this.releases.stop();
+    this.bundles.stop();
     this.options.cloud.close();
     this.options.edge.close();
   }

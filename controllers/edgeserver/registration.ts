@@ -29,9 +29,9 @@ export interface EdgeCredentials {
 
 /**
  * Registers an edge server's agent: a ServiceAccount owned by the EdgeServer, the Lease it
- * heartbeats on, and a Role that lets it read only its own EdgeRelease and write only its own
- * EdgeRelease and EdgeServer status and its Lease (Fleet-style least privilege: a stolen
- * edge token reveals nothing about other edges). Returns a token from the TokenRequest API,
+ * heartbeats on, and a Role that lets it read only its own EdgeBundle and EdgeRelease and write
+ * only its own EdgeRelease and EdgeServer status and its Lease (Fleet-style least privilege: a
+ * stolen edge token reveals nothing about other edges). Returns a token from the TokenRequest API,
  * valid for `ttlSeconds`.
  */
 export async function registerEdgeAgent(
@@ -75,7 +75,7 @@ export async function registerEdgeAgent(
       rules: [
         {
           apiGroups: ['vmsctl.io'],
-          resources: ['edgereleases'],
+          resources: ['edgereleases', 'edgebundles'],
           resourceNames: [edgeName],
           verbs: ['get', 'list', 'watch'],
         },

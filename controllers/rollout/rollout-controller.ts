@@ -5,8 +5,8 @@ import {
   type LiveBundle,
   type LiveRelease,
 } from '../cache/fleet-cache.js';
-import { digest } from '../camera/names.js';
-import { workloadDigest, workloadId } from '../camera/render.js';
+import { bundleRevision } from '../camera/bundle-share.js';
+import { workloadId } from '../camera/render.js';
 import { pool } from '../apply/apply-set.js';
 import {
   Controller,
@@ -21,21 +21,6 @@ import {
 export const ROLLOUT_MANAGER = 'vmsctl-rollout';
 /** Default share of a tenant's connected edges that may be mid-update at once. */
 export const DEFAULT_MAX_UNAVAILABLE = '25%';
-
-// Informers replace an object on every change, so the object itself is the memo key: a
-// tenant-wide pass over hundreds of bundles hashes only the ones that changed.
-const revisions = new WeakMap<LiveBundle, string>();
-
-/** The revision of a bundle: a digest of its workloads in name order. */
-export function bundleRevision(bundle: LiveBundle): string {
-  let revision = revisions.get(bundle);
-  if (revision === undefined) {
-    const workloads = [...(bundle.spec.workloads ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
-    revision = digest(workloads.map((w) => [w.name, workloadDigest(w as never)]));
-    revisions.set(bundle, revision);
-  }
-  return revision;
-}
 
 /** maxUnavailable ("3" or "25%") as a count of `total` edges; at least one. */
 export function maxUnavailableCount(value: string | undefined, total: number): number {
@@ -113,8 +98,10 @@ export class RolloutReconciler {
       if (this.releasedRevision(key) === revision) continue;
       const additive = isAdditive(release, bundle);
       const isConnected = connected(bundle.spec.edgeServer);
-      if (isConnected && !additive) {
-        if (inFlight(key)) continue; // already counted; let it finish first
+      // An edge mid-update whose bundle moved on gets the new revision at once: the one it was
+      // given is no longer in its bundle, so it could not finish it. It stays in the budget
+      // it already holds.
+      if (isConnected && !additive && !inFlight(key)) {
         if (budget <= 0) continue;
         budget--;
       }
@@ -128,17 +115,18 @@ export class RolloutReconciler {
     const ns = bundle.metadata.namespace!;
     const edge = this.cache.edges.get(`${ns}/${bundle.spec.edgeServer}`);
     if (!edge) return;
-    // Released from the cache: a bundle that moved on meanwhile triggers another pass.
+    // Released from the cache: a bundle that moved on meanwhile triggers another pass. The
+    // release names the revision and its workloads, not their objects: the agent reads those
+    // from its bundle (Fleet's BundleDeployment likewise points at content), so the payloads
+    // are written once per change instead of three times (bundle, release, agent's report).
     const workloads = [...(bundle.spec.workloads ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
     const spec = {
       edgeServer: bundle.spec.edgeServer,
       revision,
       workloads: workloads.map((w) => workloadId(w as never)),
-      payloads: [...(bundle.spec.payloads ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1)),
     };
     const key = `${ns}/${bundle.metadata.name}`;
     const current = this.cache.releases.get(key);
-    // The cache keeps releases without their payloads; the revision is their digest.
     if (
       current &&
       current.spec.revision === spec.revision &&

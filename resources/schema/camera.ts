@@ -17,7 +17,7 @@ import { CameraConfiguration, ModelTuning, RecordingMode, StreamName } from './c
 export const Codec = StringEnum(['H264', 'H265', 'MJPEG'] as const);
 export type Codec = Static<typeof Codec>;
 
-export const Stream = AtomicStrict({
+export const Stream = Strict({
   codec: Codec,
   resolution: Resolution,
   fps: Type.Number({ exclusiveMinimum: 0, maximum: 120 }),

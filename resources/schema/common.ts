@@ -133,9 +133,8 @@ export const Conditions = Type.Array(Condition, { 'x-kubernetes-list-type': 'ato
 
 /**
  * An object that server-side apply treats as one value: a manager that sets it owns all of it
- * and an apply replaces it whole. For structs whose fields only mean something together (a
- * union switched by a type field, one encoder's settings): merging two writers' halves of
- * one would be a configuration neither wrote.
+ * and an apply replaces it whole. For unions switched by a type field (a camera's source, its
+ * auth): merging two writers' halves of one would be a configuration neither wrote.
  */
 export function AtomicStrict<T extends Parameters<typeof Type.Object>[0]>(
   properties: T,

@@ -1,7 +1,8 @@
 /**
  * Kinds the controllers use among themselves (not written in a fleet repo): FleetSync says
  * which Git repository to reconcile, EdgeBundle is the rendered desired state of one edge
- * server and EdgeRelease is the part of it released to that edge's agent by the staged rollout.
+ * server, and EdgeRelease is the staged rollout's go-ahead for one revision of it: the edge's
+ * agent applies its bundle's payloads once the bundle is at the released revision.
  */
 import { Type, type Static, type TObject } from '@sinclair/typebox';
 import { Conditions, Name, NamedList, SecretRef, Strict } from './common.js';
@@ -127,7 +128,6 @@ export const EdgeReleaseSpec = Strict({
   edgeServer: Name,
   revision: Type.String({ minLength: 1 }),
   workloads: Type.Array(Type.String(), { description: 'name@digest of each released workload.' }),
-  payloads: Type.Array(Payload, { description: "The bundle's payloads at this revision." }),
 });
 export type EdgeReleaseSpec = Static<typeof EdgeReleaseSpec>;
 
