@@ -230,7 +230,7 @@ describe('vmsctl install', () => {
       };
     };
     expect(await sizing()).toEqual({
-      heap: '--max-old-space-size=256',
+      heap: '--max-old-space-size=256 --max-semi-space-size=8',
       arenas: '2',
       resources: {
         requests: { cpu: '100m', memory: '256Mi' },
@@ -241,7 +241,7 @@ describe('vmsctl install', () => {
     expect(bigger.code, bigger.stderr).toBe(0);
     expect(JSON.parse(bigger.stdout).summary).toEqual({ created: 0, configured: 1, unchanged: 15 });
     expect(await sizing()).toEqual({
-      heap: '--max-old-space-size=768',
+      heap: '--max-old-space-size=768 --max-semi-space-size=8',
       arenas: '2',
       resources: {
         requests: { cpu: '100m', memory: '768Mi' },
@@ -265,7 +265,7 @@ describe('vmsctl install', () => {
 
     const back = await vmsctl(['install', ...kc, '--json']);
     expect(JSON.parse(back.stdout).summary).toEqual({ created: 0, configured: 1, unchanged: 15 });
-    expect((await sizing()).heap).toBe('--max-old-space-size=256');
+    expect((await sizing()).heap).toBe('--max-old-space-size=256 --max-semi-space-size=8');
   }, 120_000);
 
   it("the controllers' ServiceAccount may do what they need and nothing more", async () => {

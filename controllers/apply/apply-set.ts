@@ -6,6 +6,7 @@ import {
   CORE,
   KubeApiError,
   typeOf,
+  type ApplyOptions,
   type KubeClient,
   type KubeObject,
   type ResourceType,
@@ -36,6 +37,8 @@ export interface ApplySetOptions {
   /** Live objects by `Kind/namespace/name` (an informer cache); missing ones are fetched. */
   live?: (id: string, type: ResourceType) => KubeObject | undefined;
   concurrency?: number;
+  /** See ApplyOptions; for measuring the apiserver's cost of it (bench:write-cost). */
+  fieldValidation?: ApplyOptions['fieldValidation'];
 }
 
 /** `Kind/namespace/name` or `Kind/name`. */
@@ -172,14 +175,15 @@ async function applyOne(
   const live = options.live ? options.live(id, type) : await client.get(type, obj.metadata);
   if (upToDate(obj, live)) return { id, action: 'unchanged' };
   const action: ApplyAction = live ? 'configured' : 'created';
+  const { fieldManager, fieldValidation } = options;
   try {
     try {
-      await client.apply(type, obj, { fieldManager: options.fieldManager });
+      await client.apply(type, obj, { fieldManager, fieldValidation });
       return { id, action };
     } catch (err) {
       if (!(err instanceof KubeApiError) || err.statusCode !== 409) throw err;
       const managers = conflictManagers(err);
-      await client.apply(type, obj, { fieldManager: options.fieldManager, force: true });
+      await client.apply(type, obj, { fieldManager, fieldValidation, force: true });
       return { id, action, tookOverFrom: managers };
     }
   } catch (err) {

@@ -33,19 +33,19 @@ export function bundleRevision(bundle: LiveBundle): string {
   return revision;
 }
 
-/** Server-side applies an edge's whole bundle (index entries, payloads, labels); returns it as written. */
+/** Server-side applies an edge's whole bundle: index entries, payloads and labels. */
 export async function applyBundle(
   mgr: Manager,
   edge: LiveEdge,
   shares: readonly BundleShare[],
   fieldManager: string,
   labels: Record<string, string> = {},
-): Promise<LiveBundle> {
+): Promise<void> {
   const sorted = shares.map((s) => ({
     name: s.name,
     workloads: [...s.workloads].sort((a, b) => (a.name < b.name ? -1 : 1)),
   }));
-  return mgr.client.apply<LiveBundle>(
+  await mgr.client.apply(
     VMS['EdgeBundle']!,
     {
       metadata: {

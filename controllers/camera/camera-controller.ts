@@ -103,8 +103,6 @@ export class CameraReconciler {
   private readonly rendered = new Map<string, { inputs: string; digest: string }>();
   /** When each camera (by uid) without a status was first found waiting for its rollout. */
   private readonly pendingSince = new Map<string, number>();
-  /** resourceVersion of each bundle (`namespace/name`) as this controller last wrote it. */
-  private readonly writtenBundles = new Map<string, string>();
   constructor(
     private readonly mgr: Manager,
     private readonly options: CameraControllerOptions = {},
@@ -116,7 +114,6 @@ export class CameraReconciler {
         this.rendered.delete(c.metadata.uid ?? '');
       },
     });
-    this.cache.bundles.on({ delete: (b) => this.writtenBundles.delete(keyOf(b)) });
   }
 
   async reconcile(siteKey: string): Promise<ReconcileResult | void> {
@@ -322,24 +319,9 @@ export class CameraReconciler {
       hasOwner(bundle, edge)
     )
       return;
-    const written = await applyBundle(this.mgr, edge, shares, CAMERA_MANAGER, labels);
-    if (written?.metadata.resourceVersion)
-      this.writtenBundles.set(keyOf(edge), written.metadata.resourceVersion);
+    await applyBundle(this.mgr, edge, shares, CAMERA_MANAGER, labels);
     // After our apply, so every field it still needs is co-owned and stays.
     if (former) await releaseFormerWriter(this.mgr, bundle);
-  }
-
-  /**
-   * Whether a bundle event only brings back this controller's own last write: the site that
-   * wrote it has nothing more to do (a visit per bundle written was a third of the first pass
-   * over a fleet). Anything else (another writer, a deletion, a newer version) is not.
-   */
-  isOwnWrite(bundle: LiveBundle): boolean {
-    const key = keyOf(bundle);
-    return (
-      this.writtenBundles.get(key) === bundle.metadata.resourceVersion &&
-      this.cache.bundles.get(key) === bundle
-    );
   }
 }
 
@@ -371,10 +353,9 @@ export function setupCameraController(
   options: CameraControllerOptions = {},
 ): Controller {
   const cache = fleetCache(mgr);
-  const reconciler = new CameraReconciler(mgr, options);
   const controller = new Controller(
     { name: 'camera', workers: options.workers ?? 4, log: mgr.log, barrier: mgr.barrier },
-    reconciler,
+    new CameraReconciler(mgr, options),
   );
   const sitesOfNamespace = (ns: string) =>
     cache.sites.byIndex('namespace', ns).map((s) => keyOf(s));
@@ -429,15 +410,13 @@ export function setupCameraController(
     0,
     true,
   );
-  // Mapped to nothing when it is our own write arriving (adds), and not relevant then (updates);
-  // a deleted bundle is no longer in the cache, so its deletion always counts.
   controller.watch(
     cache.bundles,
     (b) => {
       const edge = cache.edges.get(`${b.metadata.namespace}/${b.spec.edgeServer}`);
-      return edge && !reconciler.isOwnWrite(b) ? [`${b.metadata.namespace}/${edge.spec.site}`] : [];
+      return edge ? [`${b.metadata.namespace}/${edge.spec.site}`] : [];
     },
-    (a, b) => specOrMetaChanged(a, b) && !reconciler.isOwnWrite(b),
+    specOrMetaChanged,
     1_000,
   );
   mgr.add(controller);

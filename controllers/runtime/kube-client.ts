@@ -48,6 +48,8 @@ export interface ApplyOptions {
   force?: boolean;
   dryRun?: boolean;
   subresource?: 'status';
+  /** The apiserver's field validation; Ignore unless asked (see apply). */
+  fieldValidation?: 'Ignore' | 'Warn' | 'Strict';
 }
 
 export interface ListOptions {
@@ -278,7 +280,7 @@ export class KubeClient {
     // served CRDs equal to them. Dry runs too, so a plan predicts exactly what the apply does.
     const q = new URLSearchParams({
       fieldManager: options.fieldManager,
-      fieldValidation: 'Ignore',
+      fieldValidation: options.fieldValidation ?? 'Ignore',
     });
     if (options.force) q.set('force', 'true');
     if (options.dryRun) q.set('dryRun', 'All');
