@@ -8,9 +8,9 @@
  * The controllers run in a child process (this script with --controllers) so their peak
  * memory is measured alone. This process plays the 800 edge agents: a heartbeat Lease per
  * edge renewed every 30 s and an "applied" report per release once the edge's bundle is at its
- * revision (the agents' writes are counted apart). The baseline, measured in the same run on a second control plane, is the bare
- * server-side apply of the same objects with no validation and no controllers: the floor of
- * writing them at all.
+ * revision (the agents' writes are counted apart). The baseline, measured in the same run on a
+ * second control plane, is the bare server-side apply of the same objects with no validation
+ * and no controllers: the floor of writing them at all.
  * The last line printed is one JSON object for tooling.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
@@ -75,12 +75,7 @@ async function controllersProcess(kubeconfig: string, cacheDir: string): Promise
         rssMB: Math.round(process.resourceUsage().maxRSS / 1024),
         heapMB: Math.round(process.memoryUsage().heapUsed / 1048576),
         idle: plane.manager.isIdle(),
-        reconciles: Object.fromEntries(
-          ['fleet-sync', 'tenant', 'edgeserver', 'camera', 'aimodel', 'rollout'].map((n) => [
-            n,
-            plane.manager.controller(n)?.stats.reconciles ?? 0,
-          ]),
-        ),
+        reconciles: plane.manager.reconcileCounts(),
       };
       process.send!({ type: 'stats', stats });
     } else if (m.type === 'heap') {
@@ -151,8 +146,8 @@ async function quiesce(child: ChildProcess, quietMs = 3_000): Promise<ChildStats
 /**
  * Plays the edge agents as `vmsctl edge agent` behaves: says what it runs in its EdgeServer
  * status once, renews its heartbeat Lease every 30 s, and reports each released revision as
- * applied in the EdgeRelease status once its EdgeBundle is at that revision. (Here the first renewal also creates the Lease, which
- * `vmsctl edge join` makes for a real agent.)
+ * applied in the EdgeRelease status once its EdgeBundle is at that revision. (Here the first
+ * renewal also creates the Lease, which `vmsctl edge join` makes for a real agent.)
  */
 function simulateAgents(client: KubeClient) {
   let writes = 0;

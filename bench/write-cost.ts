@@ -9,9 +9,9 @@
  *
  *   npm run bench:write-cost [-- --cameras 3000 --rounds 3 --repeats 2]
  *
- * Each repeat starts a fresh control plane per variant, in turn, so drift of the VM's speed falls
- * on all of them. CPU is the kube-apiserver process's own, from
- * /proc. The last line printed is one JSON object for tooling.
+ * Each repeat starts a fresh control plane per variant, in turn, so drift of the VM's speed
+ * falls on all of them. CPU is the kube-apiserver process's own, from /proc. The last line
+ * printed is one JSON object for tooling.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

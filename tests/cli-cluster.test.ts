@@ -229,25 +229,20 @@ describe('vmsctl install', () => {
         resources: c.resources,
       };
     };
-    expect(await sizing()).toEqual({
-      heap: '--max-old-space-size=256 --max-semi-space-size=8',
+    // What a container of `limit` gets: a quarter of it as heap cap and memory request.
+    const sized = (heapMB: number, limit: string) => ({
+      heap: `--max-old-space-size=${heapMB} --max-semi-space-size=8`,
       arenas: '2',
       resources: {
-        requests: { cpu: '100m', memory: '256Mi' },
-        limits: { cpu: '1', memory: '1Gi' },
+        requests: { cpu: '100m', memory: `${heapMB}Mi` },
+        limits: { cpu: '1', memory: limit },
       },
     });
+    expect(await sizing()).toEqual(sized(256, '1Gi'));
     const bigger = await vmsctl(['install', ...kc, '--memory', '3Gi', '--json']);
     expect(bigger.code, bigger.stderr).toBe(0);
     expect(JSON.parse(bigger.stdout).summary).toEqual({ created: 0, configured: 1, unchanged: 15 });
-    expect(await sizing()).toEqual({
-      heap: '--max-old-space-size=768 --max-semi-space-size=8',
-      arenas: '2',
-      resources: {
-        requests: { cpu: '100m', memory: '768Mi' },
-        limits: { cpu: '1', memory: '3Gi' },
-      },
-    });
+    expect(await sizing()).toEqual(sized(768, '3Gi'));
 
     const before = (await deployment())!.metadata.resourceVersion;
     for (const [memory, why] of [

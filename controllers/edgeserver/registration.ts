@@ -31,8 +31,8 @@ export interface EdgeCredentials {
  * Registers an edge server's agent: a ServiceAccount owned by the EdgeServer, the Lease it
  * heartbeats on, and a Role that lets it read only its own EdgeBundle and EdgeRelease and write
  * only its own EdgeRelease and EdgeServer status and its Lease (Fleet-style least privilege: a
- * stolen edge token reveals nothing about other edges). Returns a token from the TokenRequest API,
- * valid for `ttlSeconds`.
+ * stolen edge token reveals nothing about other edges). Returns a token from the TokenRequest
+ * API, valid for `ttlSeconds`.
  */
 export async function registerEdgeAgent(
   client: KubeClient,

@@ -272,9 +272,9 @@ export class KubeClient {
     options: ApplyOptions,
   ): Promise<T> {
     if (!options.dryRun) this.countWrite('apply', type, options.subresource);
-    // Field validation off: its duplicate-field check parses the YAML body a second time, a
-    // sixth of the apiserver's work per write here (bench:write-cost), and cannot fire on a
-    // body JSON.stringify wrote. Its unknown-field findings come back only as Warning headers,
+    // Field validation off: its duplicate-field check parses the YAML body a second time (a
+    // Ready status write costs the apiserver 6.23 ms of CPU with it, 5.71 without:
+    // bench:write-cost), and cannot fire on a body JSON.stringify wrote. Its unknown-field findings come back only as Warning headers,
     // which this client never read: our objects are built from the types of the generated
     // schemas, fleet objects are validated against those schemas, and crd-guard keeps the
     // served CRDs equal to them. Dry runs too, so a plan predicts exactly what the apply does.

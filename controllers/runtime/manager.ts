@@ -99,6 +99,11 @@ export class Manager {
     return this.controllers.find((c) => c.name === name);
   }
 
+  /** Reconciles run so far by each controller, by name (benchmarks, hot-loop checks). */
+  reconcileCounts(): Record<string, number> {
+    return Object.fromEntries(this.controllers.map((c) => [c.name, c.stats.reconciles]));
+  }
+
   /** Starts informers, waits for their caches, then (once leader) the controllers. */
   async start(): Promise<void> {
     for (const inf of this.informers.values()) inf.start();
