@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Condition } from '../resources/index.js';
 import {
   bundleRevision,
   cloudClient,
   CORE,
   createLogger,
   EdgeAgent,
+  heartbeatLeaseName,
   installCrds,
   packPayload,
   registerEdgeAgent,
@@ -14,7 +16,7 @@ import {
   type LiveBundle,
 } from '../controllers/index.js';
 import { startKube, type KubeServer } from './servers/kube.js';
-import { waitFor } from './fixtures/gitops.js';
+import { narrowToLegacyAgentRole, waitFor } from './fixtures/gitops.js';
 
 const log = createLogger({}, { level: (process.env['VMSCTL_LOG_LEVEL'] as 'debug') ?? 'warn' });
 const NS = 'solo';
@@ -23,7 +25,7 @@ const ref = { namespace: NS, name: EDGE };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A bundle of one workload: a ConfigMap whose data says which version it is. */
-function bundleOf(version: string) {
+function bundleOf(version: string, edgeName = EDGE, configMap = 'lobby-config') {
   const workload = {
     name: 'camera-lobby',
     source: `Camera/${NS}/lobby`,
@@ -31,15 +33,15 @@ function bundleOf(version: string) {
       {
         apiVersion: 'v1',
         kind: 'ConfigMap',
-        metadata: { name: 'lobby-config', namespace: NS },
+        metadata: { name: configMap, namespace: NS },
         data: { version },
       },
     ],
   };
   return {
-    metadata: { name: EDGE, namespace: NS },
+    metadata: { name: edgeName, namespace: NS },
     spec: {
-      edgeServer: EDGE,
+      edgeServer: edgeName,
       workloads: [{ name: workload.name, source: workload.source, digest: `d-${version}` }],
       payloads: [packPayload('camera', [workload])],
     },
@@ -82,15 +84,11 @@ describe('edge agent: applies its bundle only at the revision its release allows
       })
     )?.data?.version;
 
-  beforeAll(async () => {
-    [cloud, edge] = await Promise.all([startKube(), startKube()]);
-    admin = cloud.client();
-    await installCrds(admin);
-    await admin.apply(CORE.Namespace, { metadata: { name: NS } }, { fieldManager: 'test' });
-    await admin.apply(
+  const edgeServer = (name: string) =>
+    admin.apply(
       VMS['EdgeServer']!,
       {
-        metadata: ref,
+        metadata: { namespace: NS, name },
         spec: {
           site: 'lobby-site',
           hardware: { cpuCores: 4, memory: '8Gi', storage: '1Ti' },
@@ -99,6 +97,13 @@ describe('edge agent: applies its bundle only at the revision its release allows
       },
       { fieldManager: 'test' },
     );
+
+  beforeAll(async () => {
+    [cloud, edge] = await Promise.all([startKube(), startKube()]);
+    admin = cloud.client();
+    await installCrds(admin);
+    await admin.apply(CORE.Namespace, { metadata: { name: NS } }, { fieldManager: 'test' });
+    await edgeServer(EDGE);
   }, 300_000);
 
   afterAll(async () => {
@@ -149,5 +154,75 @@ describe('edge agent: applies its bundle only at the revision its release allows
       async () => (await releaseStatus()).appliedRevision === rev2,
     );
     expect(await onEdge()).toBe('2');
+  }, 120_000);
+
+  it('an agent whose Role may not read its bundle (made by an older vmsctl) keeps heartbeating, says why in its release, and applies once `edge join` renews the Role', async () => {
+    const name = 'old-role-edge';
+    const oldRef = { namespace: NS, name };
+    await edgeServer(name);
+    const creds = await registerEdgeAgent(admin, NS, name);
+    await narrowToLegacyAgentRole(admin, NS, name);
+    const bundle = await admin.apply<LiveBundle>(
+      VMS['EdgeBundle']!,
+      bundleOf('1', name, 'old-role-config'),
+      { fieldManager: 'test', force: true },
+    );
+    const revision = bundleRevision(bundle);
+    await admin.apply(
+      VMS['EdgeRelease']!,
+      {
+        metadata: oldRef,
+        spec: { edgeServer: name, revision, workloads: ['camera-lobby@d-1'] },
+      },
+      { fieldManager: 'test', force: true },
+    );
+    const old = new EdgeAgent({
+      cloud: cloudClient(creds),
+      edge: edge.client(),
+      namespace: NS,
+      edgeName: name,
+      heartbeatMs: 1_000,
+      log,
+    });
+    try {
+      // start() returns once heartbeating, though the bundle cannot be read.
+      await old.start();
+      const release = async () =>
+        (await admin.get<KubeObject>(VMS['EdgeRelease']!, oldRef))?.status as
+          { appliedRevision?: string; conditions?: Condition[] } | undefined;
+      const said = await waitFor('the release says the bundle is forbidden', async () => {
+        const ready = (await release())?.conditions?.find((c) => c.type === 'Ready');
+        return ready?.reason === 'Forbidden' && ready;
+      });
+      expect(said.status).toBe('False');
+      expect(said.message).toContain(`EdgeBundle ${NS}/${name} (403 Forbidden)`);
+      expect(said.message).toContain(`vmsctl edge join --edge ${NS}/${name}`);
+      // Alive all along: the Lease is renewed, so the edge is not taken for dead.
+      const renewed = async () =>
+        (await admin.get<KubeObject & { spec: { renewTime?: string } }>(CORE.Lease, {
+          namespace: NS,
+          name: heartbeatLeaseName(name),
+        }))!.spec.renewTime;
+      const first = await renewed();
+      expect(first).toBeDefined();
+      await waitFor('another heartbeat', async () => (await renewed()) !== first);
+      const configMap = () =>
+        edge.client().get(CORE.ConfigMap, { namespace: NS, name: 'old-role-config' });
+      expect(await configMap()).toBeUndefined();
+
+      // `vmsctl edge join` again: the registration renews the Role, and the same running
+      // agent (its informer keeps retrying) applies and reports.
+      await registerEdgeAgent(admin, NS, name);
+      await waitFor(
+        'applied after the Role was renewed',
+        async () => (await release())?.appliedRevision === revision,
+        60_000,
+      );
+      const ready = (await release())?.conditions?.find((c) => c.type === 'Ready');
+      expect(ready?.reason).toBe('Applied');
+      expect(await configMap()).toBeDefined();
+    } finally {
+      await old.stop();
+    }
   }, 120_000);
 });

@@ -47,7 +47,7 @@ import {
 } from '../resources/index.js';
 import { editFile, exampleFiles, PATHS } from './fixtures/fleet.js';
 import { startKube, type KubeServer } from './servers/kube.js';
-import { git, sleep, waitFor, writeFleet } from './fixtures/gitops.js';
+import { git, narrowToLegacyAgentRole, sleep, waitFor, writeFleet } from './fixtures/gitops.js';
 
 /** Every line the control plane and the agents log (info and up); some tests assert on them. */
 const logLines: string[] = [];
@@ -213,6 +213,32 @@ describe('GitOps under faults: real cloud and edge apiservers', () => {
     admin.get(VMS['Camera']!, { namespace, name });
   const lobbyFps = async () =>
     specOf<CamSpec>(await getCamera('acme', 'lobby-cam')).streams.main.fps;
+
+  /** A tenant licensed for intrusion detection, with one site and one edge, applied directly. */
+  async function tenantWithEdge(
+    namespace: string,
+    cameraLimit: number,
+    edgeName: string,
+    hardware: Record<string, unknown>,
+  ): Promise<void> {
+    const opts = { fieldManager: 'test' };
+    await admin.apply(CORE.Namespace, { metadata: { name: namespace } }, opts);
+    const license = { cameraLimit, ...LICENSE, models: ['intrusion-detection'] };
+    await admin.apply(
+      VMS['Tenant']!,
+      {
+        ...tenant(namespace, cameraLimit),
+        spec: { displayName: namespace, license },
+      } as KubeObject,
+      opts,
+    );
+    await admin.apply(VMS['Site']!, site(namespace, 'main') as KubeObject, opts);
+    await admin.apply(
+      VMS['EdgeServer']!,
+      edgeServer(namespace, edgeName, hardware) as KubeObject,
+      opts,
+    );
+  }
 
   let nudges = 0;
   /** Asks fleet-sync to reconcile now, as `vmsctl reconcile` would. */
@@ -929,25 +955,8 @@ describe('GitOps under faults: real cloud and edge apiservers', () => {
   it('a camera that does not fit its edge: Scheduled=False, Stalled=True with the shortage; the others are unaffected', async () => {
     // Applied directly: `vmsctl validate` refuses an over-full edge, so Git cannot carry this.
     const opts = { fieldManager: 'test' };
-    await admin.apply(CORE.Namespace, { metadata: { name: 'cap' } }, opts);
-    await admin.apply(
-      VMS['Tenant']!,
-      {
-        ...tenant('cap', 50),
-        spec: {
-          displayName: 'Capacity',
-          license: { cameraLimit: 50, ...LICENSE, models: ['intrusion-detection'] },
-        },
-      } as KubeObject,
-      opts,
-    );
-    await admin.apply(VMS['Site']!, site('cap', 'main') as KubeObject, opts);
     // One core: about three 1080p cameras running intrusion detection on the CPU.
-    await admin.apply(
-      VMS['EdgeServer']!,
-      edgeServer('cap', 'small', { cpuCores: 1, memory: '8Gi', storage: '50Ti' }) as KubeObject,
-      opts,
-    );
+    await tenantWithEdge('cap', 50, 'small', { cpuCores: 1, memory: '8Gi', storage: '50Ti' });
     const heavy = {
       streams: { main: { codec: 'H264', resolution: '1920x1080', fps: 25, bitrate: '4Mbps' } },
       models: [{ name: 'intrusion-detection' }],
@@ -1014,6 +1023,43 @@ describe('GitOps under faults: real cloud and edge apiservers', () => {
     );
     expect(edgeStatus.capacityUsed.cameras).toBe(placed.length);
   }, 180_000);
+
+  it('an agent upgraded without `edge join` (its Role may not read the bundle): its cameras say EdgeApplyFailed with the command; joining again makes them Ready', async () => {
+    const opts = { fieldManager: 'test' };
+    await tenantWithEdge('legacy', 10, 'old', { cpuCores: 16, memory: '32Gi', storage: '50Ti' });
+    await admin.apply(VMS['Camera']!, camera('legacy', 'door') as KubeObject, opts);
+    credentials.set('legacy/old', await registerEdgeAgent(admin, 'legacy', 'old'));
+    await narrowToLegacyAgentRole(admin, 'legacy', 'old');
+    await startAgent('legacy', 'old');
+    const failed = await waitFor(
+      'camera EdgeApplyFailed',
+      async () => {
+        const c = await getCamera('legacy', 'door');
+        return cond(c, 'Ready')?.reason === 'EdgeApplyFailed' && c;
+      },
+      60_000,
+    );
+    expect(cond(failed, 'Ready')?.status).toBe('False');
+    expect(cond(failed, 'Ready')?.message).toMatch(
+      /edge server old could not apply its release: this agent may not read its EdgeBundle legacy\/old \(403 Forbidden\)[^]*vmsctl edge join --edge legacy\/old/,
+    );
+    // The edge itself is alive: heartbeats do not wait for the bundle.
+    expect(
+      cond(await admin.get(VMS['EdgeServer']!, { namespace: 'legacy', name: 'old' }), 'Ready')
+        ?.status,
+    ).toBe('True');
+    expect(logLines.some((l) => /cannot read its own desired state/.test(l))).toBe(true);
+
+    // What `vmsctl edge join` does again: the registration renews the Role; the agent, still
+    // running, reads its bundle on its next retry and applies it.
+    await registerEdgeAgent(admin, 'legacy', 'old');
+    await waitFor(
+      'camera Ready after joining again',
+      async () => cond(await getCamera('legacy', 'door'), 'Ready')?.status === 'True',
+      60_000,
+    );
+    await stopAgent('legacy', 'old');
+  }, 150_000);
 
   it('a tenant over its license: the youngest camera is not deployed and named; raising the limit deploys it', async () => {
     // Applied directly: `vmsctl validate` refuses a commit over the license.

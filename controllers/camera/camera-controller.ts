@@ -11,6 +11,7 @@ import {
   type LiveBundle,
   type LiveCamera,
   type LiveEdge,
+  type LiveRelease,
 } from '../cache/fleet-cache.js';
 import {
   applyStatusIfChanged,
@@ -233,6 +234,16 @@ export class CameraReconciler {
           reason: 'EdgeNotReady',
           message: `edge server ${edgeName} is not ready: ${why}`,
         };
+      } else if (!deployed && releaseFailure(release)) {
+        // The agent says why it applies nothing (a payload it cannot read, a Role that may
+        // not read the bundle): the camera says so too instead of "waiting".
+        conds.push({ type: 'EdgeReady', status: 'True', reason: 'Heartbeating', message: '' });
+        ready = {
+          type: 'Ready',
+          status: 'False',
+          reason: 'EdgeApplyFailed',
+          message: `edge server ${edgeName} could not apply its release: ${releaseFailure(release)}`,
+        };
       } else if (!deployed) {
         conds.push({ type: 'EdgeReady', status: 'True', reason: 'Heartbeating', message: '' });
         ready = {
@@ -325,6 +336,14 @@ export class CameraReconciler {
   }
 }
 
+/** Why the edge's agent could not apply its current release, if it said so. */
+function releaseFailure(release: LiveRelease | undefined): string | undefined {
+  const c = findCondition(release?.status?.conditions, 'Ready');
+  if (!release || c?.status !== 'False') return undefined;
+  if ((c.observedGeneration ?? 0) < (release.metadata.generation ?? 0)) return undefined;
+  return c.message || c.reason;
+}
+
 /**
  * Earlier versions had the aimodel controller apply the model half of each bundle. Fields it
  * still co-owns would outlive their removal from this controller's apply (SSA keeps a field
@@ -400,13 +419,14 @@ export function setupCameraController(
     cache.releases,
     (r) => {
       const edge = cache.edges.get(`${r.metadata.namespace}/${r.spec.edgeServer}`);
-      return edge && r.status?.appliedWorkloads
+      return edge && (r.status?.appliedWorkloads || releaseFailure(r))
         ? [`${r.metadata.namespace}/${edge.spec.site}`]
         : [];
     },
     (a, b) =>
       a.spec.edgeServer !== b.spec.edgeServer ||
-      !isDeepStrictEqual(a.status?.appliedWorkloads, b.status?.appliedWorkloads),
+      !isDeepStrictEqual(a.status?.appliedWorkloads, b.status?.appliedWorkloads) ||
+      releaseFailure(a) !== releaseFailure(b),
     0,
     true,
   );

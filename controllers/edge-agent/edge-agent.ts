@@ -7,12 +7,14 @@ import {
   Controller,
   CORE,
   Informer,
+  KubeApiError,
   KubeClient,
   mergeConditions,
   microTime,
   outcome,
   typeOf,
   VMS,
+  type ConditionInput,
   type KubeObject,
   type Logger,
   type ResourceType,
@@ -67,14 +69,24 @@ export class EdgeAgent {
   private kubernetesVersion?: string;
   /** What the EdgeServer status last said the agent runs (written again only when it changes). */
   private reported?: string;
+  /** The read failure last reported in the release (each distinct one is written once). */
+  private readProblem?: string;
+  /** The read failure last logged. */
+  private loggedProblem?: string;
 
   constructor(private readonly options: EdgeAgentOptions) {
     const own = {
       namespace: options.namespace,
       fieldSelector: `metadata.name=${options.edgeName}`,
     };
-    this.releases = new Informer<LiveRelease>(options.cloud, VMS['EdgeRelease']!, own);
-    this.bundles = new Informer<LiveBundle>(options.cloud, VMS['EdgeBundle']!, own);
+    this.releases = new Informer<LiveRelease>(options.cloud, VMS['EdgeRelease']!, {
+      ...own,
+      onError: (err) => void this.readFailed('EdgeRelease', err),
+    });
+    this.bundles = new Informer<LiveBundle>(options.cloud, VMS['EdgeBundle']!, {
+      ...own,
+      onError: (err) => void this.readFailed('EdgeBundle', err),
+    });
     this.controller = new Controller(
       { name: 'edge-agent', workers: 1, log: options.log, baseDelayMs: 500, maxDelayMs: 60_000 },
       { reconcile: () => this.applyRelease() },
@@ -93,6 +105,10 @@ export class EdgeAgent {
     );
   }
 
+  /**
+   * Starts heartbeating (resolves after the first heartbeat) and, once its bundle and release
+   * are cached, applying.
+   */
   async start(): Promise<void> {
     const version = await this.options.edge
       .request<{ gitVersion?: string }>('GET', '/version')
@@ -100,9 +116,9 @@ export class EdgeAgent {
     this.kubernetesVersion = version?.gitVersion;
     this.releases.start();
     this.bundles.start();
-    await Promise.all([this.releases.waitForSync(), this.bundles.waitForSync()]);
-    this.controller.start();
-    this.controller.queue.add('release');
+    // Heartbeats do not wait for the caches: an agent that cannot read its bundle (a Role
+    // from an older vmsctl) is alive, keeps what runs, and says why it applies nothing
+    // (readFailed) instead of going silent until its edge is marked unreachable.
     await this.heartbeat();
     const tick = () => {
       // A heartbeat in flight when stop() ran must not schedule another one.
@@ -112,6 +128,71 @@ export class EdgeAgent {
       }, this.options.heartbeatMs ?? 15_000);
     };
     tick();
+    // Applying starts once both caches are filled, which a 403 can hold off indefinitely.
+    void Promise.all([this.releases.waitForSync(), this.bundles.waitForSync()]).then(() => {
+      if (this.stopped) return;
+      this.controller.start();
+      this.controller.queue.add('release');
+    });
+  }
+
+  /**
+   * A list or watch of the agent's own bundle or release failed. A 403 does not pass with
+   * retrying (the informer retries anyway, so a widened Role takes effect by itself): it is
+   * logged with the command that fixes it and, when the release can be written, reported in
+   * its status, once per distinct cause.
+   */
+  private async readFailed(kind: 'EdgeBundle' | 'EdgeRelease', err: unknown): Promise<void> {
+    if (!(err instanceof KubeApiError) || err.statusCode !== 403) return;
+    const { namespace, edgeName, log } = this.options;
+    const message =
+      `this agent may not read its ${kind} ${namespace}/${edgeName} (403 Forbidden): its Role ` +
+      `was made by an older vmsctl or edited; run \`vmsctl edge join --edge ${namespace}/${edgeName}\` ` +
+      `again to renew it. Nothing is applied or pruned until then; what runs on the edge stays.`;
+    if (this.readProblem === message) return;
+    if (this.loggedProblem !== message) {
+      this.loggedProblem = message;
+      log.error('cannot read its own desired state', {
+        kind,
+        edge: `${namespace}/${edgeName}`,
+        next: `run \`vmsctl edge join --edge ${namespace}/${edgeName}\` again`,
+      });
+    }
+    // Not cached yet (or unreadable itself): the next failed retry tries again.
+    const release = this.releases.get(`${namespace}/${edgeName}`);
+    if (!release) return;
+    try {
+      await this.reportRelease(release, outcome(false, 'Forbidden', message));
+      this.readProblem = message;
+    } catch (e) {
+      log.warn('could not report on the release', { error: (e as Error).message });
+    }
+  }
+
+  /** Applies the release's status: its current fields with these conditions. */
+  private async reportRelease(
+    release: LiveRelease,
+    conditions: ConditionInput[],
+    fields: Record<string, unknown> = {},
+  ): Promise<void> {
+    await this.options.cloud.apply(
+      VMS['EdgeRelease']!,
+      {
+        metadata: { name: this.options.edgeName, namespace: this.options.namespace },
+        status: {
+          // Everything in this status is the agent's own: leaving a field out would remove it.
+          ...release.status,
+          observedGeneration: release.metadata.generation,
+          conditions: mergeConditions(
+            release.status?.conditions,
+            conditions,
+            release.metadata.generation,
+          ),
+          ...fields,
+        },
+      },
+      { fieldManager: EDGE_AGENT_MANAGER, force: true, subresource: 'status' },
+    );
   }
 
   /**
@@ -227,38 +308,27 @@ export class EdgeAgent {
       }
     }
     const ok = failed.length === 0;
-    await this.options.cloud.apply(
-      VMS['EdgeRelease']!,
+    this.readProblem = this.loggedProblem = undefined;
+    await this.reportRelease(
+      release,
+      outcome(
+        ok,
+        ok ? 'Applied' : 'ApplyFailed',
+        ok
+          ? `revision ${release.spec.revision} applied`
+          : `${failed.length} object(s) failed: ${failed
+              .slice(0, 5)
+              .map((f) => `${f.id}: ${f.message}`)
+              .join('; ')}`,
+      ),
       {
-        metadata: { name: this.options.edgeName, namespace: this.options.namespace },
-        status: {
-          observedGeneration: release.metadata.generation,
-          conditions: mergeConditions(
-            release.status?.conditions,
-            outcome(
-              ok,
-              ok ? 'Applied' : 'ApplyFailed',
-              ok
-                ? `revision ${release.spec.revision} applied`
-                : `${failed.length} object(s) failed: ${failed
-                    .slice(0, 5)
-                    .map((f) => `${f.id}: ${f.message}`)
-                    .join('; ')}`,
-            ),
-            release.metadata.generation,
-          ),
-          ...(ok
-            ? { appliedRevision: release.spec.revision, appliedWorkloads: release.spec.workloads }
-            : {
-                appliedRevision: release.status?.appliedRevision,
-                appliedWorkloads: release.status?.appliedWorkloads,
-              }),
-          appliedObjects: objects - failed.length,
-          failedObjects: failed,
-          lastAppliedTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-        },
+        ...(ok
+          ? { appliedRevision: release.spec.revision, appliedWorkloads: release.spec.workloads }
+          : {}),
+        appliedObjects: objects - failed.length,
+        failedObjects: failed,
+        lastAppliedTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       },
-      { fieldManager: EDGE_AGENT_MANAGER, force: true, subresource: 'status' },
     );
     if (!ok) throw new Error(`release ${release.spec.revision}: ${failed.length} object(s) failed`);
   }

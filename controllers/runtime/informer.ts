@@ -18,6 +18,11 @@ export interface InformerOptions<T = KubeObject> extends ListOptions {
    * objects cost memory in proportion to what they carry, most of which no reconcile reads.
    */
   transform?: (obj: T) => T;
+  /**
+   * Told of each failed list or watch before it is retried. Retrying never ends, so a caller
+   * uses this to surface what retrying cannot fix, such as a 403 from a Role that lacks a verb.
+   */
+  onError?: (err: unknown) => void;
 }
 
 export interface InformerStats {
@@ -291,6 +296,7 @@ export class Informer<T extends KubeObject> {
     if (this.stopped) return;
     this.failures++;
     this.stats.lastError = err instanceof Error ? err.message : String(err);
+    this.deliver(() => this.options.onError?.(err));
     const max = this.options.maxRetryMs ?? 5_000;
     const delay = Math.min(max, 100 * 2 ** Math.min(this.failures, 10)) * (0.5 + Math.random() / 2);
     // A 404 on the list means the kind itself is gone (CRD deleted): list again from scratch.
