@@ -55,6 +55,28 @@ interface ChildStats {
   idle: boolean;
   /** Reconciles run so far, by controller. */
   reconciles: Record<string, number>;
+  /** What the memory was made of at the highest RSS sampled (MB). */
+  atPeak: { rss: number; heapTotal: number; heapUsed: number; external: number };
+}
+
+/**
+ * Samples the process's memory every 100 ms and keeps the sample with the highest RSS, so the
+ * peak can be told apart: V8's heap (live or not yet collected) or memory outside it.
+ */
+function trackPeakMemory(): () => ChildStats['atPeak'] {
+  const mb = (n: number) => Math.round(n / 1048576);
+  let peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0 };
+  setInterval(() => {
+    const m = process.memoryUsage();
+    if (mb(m.rss) > peak.rss)
+      peak = {
+        rss: mb(m.rss),
+        heapTotal: mb(m.heapTotal),
+        heapUsed: mb(m.heapUsed),
+        external: mb(m.external),
+      };
+  }, 100).unref();
+  return () => peak;
 }
 
 const AGENT_MANAGER = 'vmsctl-edge-agent';
@@ -67,6 +89,7 @@ async function controllersProcess(kubeconfig: string, cacheDir: string): Promise
     cacheDir,
   });
   await plane.manager.start();
+  const atPeak = trackPeakMemory();
   process.on('message', (m: { type: string }) => {
     if (m.type === 'stats') {
       const stats: ChildStats = {
@@ -76,6 +99,7 @@ async function controllersProcess(kubeconfig: string, cacheDir: string): Promise
         heapMB: Math.round(process.memoryUsage().heapUsed / 1048576),
         idle: plane.manager.isIdle(),
         reconciles: plane.manager.reconcileCounts(),
+        atPeak: atPeak(),
       };
       process.send!({ type: 'stats', stats });
     } else if (m.type === 'heap') {
@@ -399,6 +423,8 @@ async function main() {
           ...(process.env['BENCH_CPU_PROF']
             ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`]
             : []),
+          // BENCH_TRACE_GC=1 prints every collection of the controllers (where the peak grows).
+          ...(process.env['BENCH_TRACE_GC'] ? ['--trace-gc'] : []),
         ],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
@@ -533,6 +559,10 @@ async function main() {
     const live = await ask<{ heapMB: number }>(child, 'heap', 'heap');
     console.log(
       `| controller peak RSS | ${afterChange.rssMB} MB (live heap after GC: ${live.heapMB} MB) | - | - |`,
+    );
+    const p = afterChange.atPeak;
+    console.log(
+      `  at the highest RSS sampled (${p.rss} MB): V8 heap ${p.heapTotal} MB (${p.heapUsed} MB used), external ${p.external} MB`,
     );
     console.log(`writes by resource: ${JSON.stringify(afterChange.byResource)}`);
     console.log(

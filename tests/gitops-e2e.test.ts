@@ -87,9 +87,7 @@ describe('GitOps end to end: fleet repo → cloud apiserver → edge apiserver',
       seen = o?.status;
       return cond(o, 'Ready')?.status === 'True' && o;
     }).catch((err: Error) => {
-      const failed = [...plane.fleetSync.lastOutcomes.values()]
-        .flat()
-        .filter((o) => o.action === 'failed');
+      const failed = [...plane.fleetSync.lastFailures.values()].flat();
       throw new Error(
         `${err.message}; failed: ${JSON.stringify(failed)}; status: ${JSON.stringify(seen)}`,
       );

@@ -9,6 +9,7 @@ import type {
   Tenant,
 } from '../../resources/index.js';
 import { CORE, VMS, type Informer, type KubeObject, type Manager } from '../runtime/index.js';
+import { StringInterner } from './intern.js';
 
 type Live<T> = T & KubeObject & { metadata: KubeObject['metadata'] };
 
@@ -73,20 +74,17 @@ export function slimManagedFields<T extends KubeObject>(obj: T): T {
 export function fleetCache(mgr: Manager): FleetCache {
   let cache = caches.get(mgr);
   if (cache) return cache;
-  const tenants = mgr.informer<Live<Tenant>>(VMS['Tenant']!, { transform: slimManagedFields });
-  const sites = mgr.informer<Live<Site>>(VMS['Site']!, { transform: slimManagedFields });
-  const edges = mgr.informer<Live<EdgeServer>>(VMS['EdgeServer']!, {
-    transform: slimManagedFields,
-  });
-  const models = mgr.informer<Live<AIModel>>(VMS['AIModel']!, { transform: slimManagedFields });
-  const cameras = mgr.informer<Live<Camera>>(VMS['Camera']!, { transform: slimManagedFields });
+  const interner = new StringInterner();
+  // Slimmed first, so the field sets it drops are not walked.
+  const transform = <T extends KubeObject>(o: T): T => interner.intern(slimManagedFields(o));
+  const tenants = mgr.informer<Live<Tenant>>(VMS['Tenant']!, { transform });
+  const sites = mgr.informer<Live<Site>>(VMS['Site']!, { transform });
+  const edges = mgr.informer<Live<EdgeServer>>(VMS['EdgeServer']!, { transform });
+  const models = mgr.informer<Live<AIModel>>(VMS['AIModel']!, { transform });
+  const cameras = mgr.informer<Live<Camera>>(VMS['Camera']!, { transform });
   const fleetSyncs = mgr.informer<Live<FleetSync>>(VMS['FleetSync']!);
-  const bundles = mgr.informer<Live<EdgeBundle>>(VMS['EdgeBundle']!, {
-    transform: slimManagedFields,
-  });
-  const releases = mgr.informer<Live<EdgeRelease>>(VMS['EdgeRelease']!, {
-    transform: slimManagedFields,
-  });
+  const bundles = mgr.informer<Live<EdgeBundle>>(VMS['EdgeBundle']!, { transform });
+  const releases = mgr.informer<Live<EdgeRelease>>(VMS['EdgeRelease']!, { transform });
   const namespaces = mgr.informer<KubeObject>(CORE.Namespace, {
     labelSelector: 'vmsctl.io/tenant',
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeClient } from './kube-client.js';
 import type { KubeObject, ResourceType } from './objects.js';
@@ -28,7 +29,7 @@ export async function applyStatusIfChanged(
   // The cache can lag behind our own last write. If it shows what we want now but we last
   // wrote something else, the server may still hold that: write, or nothing would revisit
   // it (controllers ignore their own status updates).
-  if (same && (last === undefined || sameValue(last, status))) return false;
+  if (same && (last === undefined || last === fingerprint(status))) return false;
   await client.apply(
     type,
     {
@@ -37,14 +38,30 @@ export async function applyStatusIfChanged(
     },
     { fieldManager, force: true, subresource: 'status' },
   );
-  written.set(id, status);
+  written.set(id, fingerprint(status));
   return true;
 }
 
-const lastWrites = new WeakMap<KubeClient, Map<string, unknown>>();
+/**
+ * A digest of what a status says (transition times left out, as sameValue does). Kept instead
+ * of the status itself: thousands of statuses were a tenth of the controllers' live heap, and
+ * strings sliced from fleet files (a FleetSync's inventory) kept every file's text alive.
+ */
+function fingerprint(status: Record<string, unknown>): string {
+  const canonical = JSON.stringify(status, (key, value: unknown) => {
+    if (key === 'lastTransitionTime') return undefined;
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+    return Object.fromEntries(
+      Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
+  });
+  return createHash('sha256').update(canonical).digest('base64url');
+}
 
-/** The status each object was last written with, through this client. */
-function lastWritten(client: KubeClient): Map<string, unknown> {
+const lastWrites = new WeakMap<KubeClient, Map<string, string>>();
+
+/** A fingerprint of the status each object was last written with, through this client. */
+function lastWritten(client: KubeClient): Map<string, string> {
   let map = lastWrites.get(client);
   if (!map) lastWrites.set(client, (map = new Map()));
   return map;
