@@ -218,6 +218,7 @@ export class CameraReconciler {
       const deployed =
         !!workload && !!release?.status?.appliedWorkloads?.includes(workloadId(workload));
       const edgeReady = !!edge && isReady(edge);
+      const failure = deployed ? undefined : releaseFailure(release);
       if (!edgeReady) {
         const why =
           findCondition(edge?.status?.conditions, 'Ready')?.message ||
@@ -234,7 +235,7 @@ export class CameraReconciler {
           reason: 'EdgeNotReady',
           message: `edge server ${edgeName} is not ready: ${why}`,
         };
-      } else if (!deployed && releaseFailure(release)) {
+      } else if (failure) {
         // The agent says why it applies nothing (a payload it cannot read, a Role that may
         // not read the bundle): the camera says so too instead of "waiting".
         conds.push({ type: 'EdgeReady', status: 'True', reason: 'Heartbeating', message: '' });
@@ -242,7 +243,7 @@ export class CameraReconciler {
           type: 'Ready',
           status: 'False',
           reason: 'EdgeApplyFailed',
-          message: `edge server ${edgeName} could not apply its release: ${releaseFailure(release)}`,
+          message: `edge server ${edgeName} could not apply its release: ${failure}`,
         };
       } else if (!deployed) {
         conds.push({ type: 'EdgeReady', status: 'True', reason: 'Heartbeating', message: '' });
